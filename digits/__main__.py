@@ -1,0 +1,48 @@
+"""`python -m digits` / `digits-devserver`: start the server."""
+import argparse
+import os
+import sys
+
+
+def parse_args(argv=None):
+    from digits import __version__
+    parser = argparse.ArgumentParser(prog="digits-devserver", description="Run the DIGITS training server.")
+    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("DIGITS_PORT", 5000)),
+                        help="port to listen on (default 5000)")
+    parser.add_argument("--host", default=os.environ.get("DIGITS_HOST", "0.0.0.0"),
+                        help="address to listen on (default 0.0.0.0; use 127.0.0.1 for this machine only)")
+    parser.add_argument("--jobs-dir", default=None, help="where jobs live (default $DIGITS_JOBS_DIR or ~/.digits/jobs)")
+    parser.add_argument("-d", "--debug", action="store_true", help="debug logging and tracebacks")
+    parser.add_argument("--version", action="version", version=f"DIGITS {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # gevent must patch the standard library before anything opens sockets or threads.
+    from gevent import monkey
+    monkey.patch_all()
+    import logging
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from digits import assets
+    from digits.webapp import create_app
+    overrides = {"async_mode": "gevent"}
+    if args.jobs_dir:
+        overrides["jobs_dir"] = args.jobs_dir
+    app = create_app(overrides)
+    if assets.missing():
+        logging.warning("front-end assets missing (%s): run `npm ci` in the source tree", ", ".join(assets.missing()))
+    socketio = app.extensions["digits"]["socketio"]
+    print(f"DIGITS serving on http://{args.host}:{args.port}/ (jobs in {app.extensions['digits']['config']['jobs_dir']})",
+          flush=True)
+    try:
+        socketio.run(app, host=args.host, port=args.port, debug=args.debug, use_reloader=False,
+                     log_output=args.debug)
+    finally:
+        app.extensions["digits"]["scheduler"].stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

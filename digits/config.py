@@ -1,0 +1,63 @@
+"""Settings, read from environment variables (and overridable by create_app(config))."""
+import os
+import secrets
+
+
+def _env_list(name):
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _secret_key(jobs_dir):
+    """A per-installation key kept beside the jobs so sessions/CSRF survive restarts."""
+    path = os.path.join(os.path.dirname(os.path.abspath(jobs_dir)), "secret_key")
+    try:
+        with open(path) as f:
+            key = f.read().strip()
+            if key:
+                return key
+    except OSError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+    except OSError:
+        pass
+    return key
+
+
+def load_config(overrides=None):
+    """Returns the settings dict used by the app, the scheduler and the job kinds."""
+    overrides = dict(overrides or {})
+    jobs_dir = overrides.get("jobs_dir") or os.environ.get("DIGITS_JOBS_DIR") or os.path.join(
+        os.path.expanduser("~"), ".digits", "jobs")
+    jobs_dir = os.path.realpath(jobs_dir)
+    roots = overrides.get("allowed_roots") or _env_list("DIGITS_ALLOWED_ROOTS")
+    if not roots:
+        # By default users may point at their home and the usual data places, never at /etc & co.
+        roots = [os.path.expanduser("~"), "/data", "/datasets", "/mnt", "/media", "/tmp", "/srv"]
+    config = {
+        "jobs_dir": jobs_dir,
+        "port": int(os.environ.get("DIGITS_PORT", 5000)),
+        "host": os.environ.get("DIGITS_HOST", "0.0.0.0"),
+        "allowed_roots": [os.path.realpath(r) for r in roots],
+        # None means "ask NVML"; a list restricts/overrides the visible GPU indices.
+        "gpus": _env_list("DIGITS_GPUS"),
+        "cpu_train_slots": int(os.environ.get("DIGITS_CPU_TRAIN_SLOTS", 1)),
+        "max_upload_bytes": int(os.environ.get("DIGITS_MAX_UPLOAD_MB", 2048)) * 1024 * 1024,
+        "abort_grace_seconds": float(os.environ.get("DIGITS_ABORT_GRACE", 5)),
+        "async_mode": os.environ.get("DIGITS_ASYNC_MODE", "gevent"),
+        "secret_key": os.environ.get("DIGITS_SECRET_KEY"),
+        "start_scheduler": True,
+        "testing": False,
+    }
+    config.update(overrides)
+    config["jobs_dir"] = os.path.realpath(config["jobs_dir"])
+    if not config["secret_key"]:
+        config["secret_key"] = _secret_key(config["jobs_dir"])
+    return config

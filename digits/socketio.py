@@ -1,0 +1,43 @@
+"""Socket.IO namespace /jobs: rooms per job id plus `job_management` for the home page."""
+from flask import request
+from flask_socketio import join_room, leave_room
+
+NAMESPACE = "/jobs"
+HOME_ROOM = "job_management"
+
+
+class SocketEmitter:
+    """Turns scheduler events into `job update` / `task update` messages."""
+
+    def __init__(self, socketio):
+        self.socketio = socketio
+
+    def job_update(self, job, update, **data):
+        payload = {"job_id": job.id, "update": update}
+        if update in ("status", "added"):
+            payload.update(job.summary())
+            payload["error"] = job.error()
+        payload.update(data)
+        for room in (job.id, HOME_ROOM):
+            self.socketio.emit("job update", payload, namespace=NAMESPACE, to=room)
+
+    def task_update(self, job, task, update, **data):
+        payload = {"job_id": job.id, "task": task.name, "update": update}
+        if update == "status":
+            payload.update(task.summary())
+        payload.update(data)
+        self.socketio.emit("task update", payload, namespace=NAMESPACE, to=job.id)
+
+
+def register_handlers(socketio):
+    @socketio.on("join", namespace=NAMESPACE)
+    def on_join(data):
+        room = (data or {}).get("room") if isinstance(data, dict) else None
+        if isinstance(room, str) and room:
+            join_room(room, sid=request.sid, namespace=NAMESPACE)
+
+    @socketio.on("leave", namespace=NAMESPACE)
+    def on_leave(data):
+        room = (data or {}).get("room") if isinstance(data, dict) else None
+        if isinstance(room, str) and room:
+            leave_room(room, sid=request.sid, namespace=NAMESPACE)

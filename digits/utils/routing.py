@@ -1,0 +1,41 @@
+"""Request helpers shared by views: JSON or HTML, errors in API.md's shape, the app's scheduler."""
+from flask import abort, current_app, jsonify, request
+
+
+def wants_json():
+    if request.path.endswith(".json") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def json_error(message, status=400, type_=None):
+    response = jsonify({"error": {"message": message, "type": type_ or error_type(status)}})
+    response.status_code = status
+    return response
+
+
+def error_type(status):
+    return {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+            405: "MethodNotAllowed", 409: "Conflict", 413: "RequestEntityTooLarge"}.get(status, "Error")
+
+
+def scheduler():
+    return current_app.extensions["digits"]["scheduler"]
+
+
+def config():
+    return current_app.extensions["digits"]["config"]
+
+
+def get_job_or_404(job_id, category=None):
+    job = scheduler().get_job(job_id)
+    if job is None or (category and category != "jobs" and job.category != category):
+        abort(404, description=f"job {job_id} not found")
+    return job
+
+
+def form_errors_response(form):
+    response = jsonify({"errors": form.errors})
+    response.status_code = 400
+    return response

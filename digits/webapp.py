@@ -1,0 +1,84 @@
+"""create_app(config): Flask + CSRF + Socket.IO + blueprints + the scheduler."""
+import importlib
+import os
+
+from flask import Flask, render_template, request
+from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from digits import __version__, assets
+from digits.config import load_config
+from digits.scheduler import Scheduler
+from digits.socketio import SocketEmitter, register_handlers
+from digits.utils.routing import json_error, wants_json
+
+# Modules that define job kinds and their blueprints; each exposes `blueprint`.
+KIND_MODULES = [
+    "digits.views",
+    "digits.job_views",
+]
+
+csrf = CSRFProtect()
+
+
+def _resource_dir(name):
+    """templates/ and static/ live at the repo root, and inside the package once installed."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, name)
+    return packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(here), name)
+
+
+def create_app(config=None):
+    config = load_config(config)
+    app = Flask("digits", template_folder=_resource_dir("templates"), static_folder=_resource_dir("static"))
+    app.config.update(
+        SECRET_KEY=config["secret_key"],
+        MAX_CONTENT_LENGTH=config["max_upload_bytes"],
+        WTF_CSRF_CHECK_DEFAULT=False,   # enforced in _csrf_for_browsers, scripts use .json routes
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=config["testing"],
+    )
+    csrf.init_app(app)
+    socketio = SocketIO(app, async_mode=config["async_mode"], cors_allowed_origins=[])
+    register_handlers(socketio)
+    scheduler = Scheduler(config, emitter=SocketEmitter(socketio))
+    app.extensions["digits"] = {"config": config, "scheduler": scheduler, "socketio": socketio}
+    for name in KIND_MODULES:
+        app.register_blueprint(importlib.import_module(name).blueprint)
+    assets.register(app)
+    _register_hooks(app)
+    scheduler.load_jobs()
+    if config["start_scheduler"]:
+        scheduler.start()
+    return app
+
+
+def _register_hooks(app):
+    @app.before_request
+    def _csrf_for_browsers():
+        # A browser always sends Origin or Sec-Fetch-Site on a POST; scripts (curl, DIGITS' REST
+        # clients) send neither and carry no ambient credentials worth forging, since the
+        # username cookie is SameSite=Lax.
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and (
+                request.headers.get("Origin") or request.headers.get("Sec-Fetch-Site")):
+            csrf.protect()
+
+    @app.context_processor
+    def _globals():
+        from digits.auth import current_user
+        return {"username": current_user(), "version": __version__, "vendor": assets.url}
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        return _error_response(400, f"CSRF check failed: {exc.description}", "CSRFError")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        return _error_response(exc.code, exc.description, type(exc).__name__)
+
+
+def _error_response(code, message, type_):
+    if wants_json() or request.method not in ("GET", "HEAD"):
+        return json_error(message, code, type_)
+    return render_template("error.html", code=code, message=message), code
