@@ -53,6 +53,7 @@ def load_config(overrides=None):
         "abort_grace_seconds": float(os.environ.get("DIGITS_ABORT_GRACE", 5)),
         "async_mode": os.environ.get("DIGITS_ASYNC_MODE", "gevent"),
         "secret_key": os.environ.get("DIGITS_SECRET_KEY"),
+        "plugins": _env_list("DIGITS_PLUGINS") or [],
         "start_scheduler": True,
         "testing": False,
     }

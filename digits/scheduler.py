@@ -165,7 +165,9 @@ class Scheduler:
 
     def _schedule_once(self):
         with self._lock:
-            waiting = sorted((j for j in self.jobs.values() if j.status == Status.WAIT and j.id not in self._procs),
+            # A Running job without a process is between two of its tasks.
+            waiting = sorted((j for j in self.jobs.values()
+                              if j.status in (Status.WAIT, Status.RUN) and j.id not in self._procs),
                              key=lambda j: j.created)
             for job in waiting:
                 blocked = self._dependency_problem(job)
@@ -240,12 +242,15 @@ class Scheduler:
                     continue
                 last_emit = time.time()
                 job.save_throttled()
-            proc.wait()
         finally:
+            proc.wait()
             log_file.close()
-            self.pools.release(grant)
-            self._procs.pop(job.id, None)
-        self._task_ended(job, task, proc.returncode)
+            # Under the lock, so the loop never sees the job without a process before its task
+            # has its final status (it would start the task a second time).
+            with self._lock:
+                self._task_ended(job, task, proc.returncode)
+                self._procs.pop(job.id, None)
+                self.pools.release(grant)
         self._wake.set()
 
     def _emit_message(self, job, task, msg):

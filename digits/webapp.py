@@ -1,6 +1,7 @@
 """create_app(config): Flask + CSRF + Socket.IO + blueprints + the scheduler."""
 import importlib
 import os
+from importlib import metadata
 
 from flask import Flask, render_template, request
 from flask_socketio import SocketIO
@@ -10,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from digits import __version__, assets
 from digits.config import load_config
 from digits.scheduler import Scheduler
+from digits.status import Status
 from digits.socketio import SocketEmitter, register_handlers
 from digits.utils.routing import json_error, wants_json
 
@@ -20,6 +22,16 @@ KIND_MODULES = [
 ]
 
 csrf = CSRFProtect()
+
+
+def _kind_modules(config):
+    """Built-in kinds, then plugins: entry points `digits.plugins` and modules named in DIGITS_PLUGINS."""
+    modules = [importlib.import_module(name) for name in KIND_MODULES]
+    for entry in metadata.entry_points(group="digits.plugins"):
+        modules.append(entry.load())
+    for name in config.get("plugins") or []:
+        modules.append(importlib.import_module(name))
+    return modules
 
 
 def _resource_dir(name):
@@ -44,9 +56,11 @@ def create_app(config=None):
     register_handlers(socketio)
     scheduler = Scheduler(config, emitter=SocketEmitter(socketio))
     app.extensions["digits"] = {"config": config, "scheduler": scheduler, "socketio": socketio}
-    for name in KIND_MODULES:
-        app.register_blueprint(importlib.import_module(name).blueprint)
+    for module in _kind_modules(config):
+        if hasattr(module, "blueprint"):
+            app.register_blueprint(module.blueprint)
     assets.register(app)
+    app.jinja_env.globals["Status"] = Status  # macros are imported without the page's context
     _register_hooks(app)
     scheduler.load_jobs()
     if config["start_scheduler"]:
