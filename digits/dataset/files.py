@@ -1,0 +1,146 @@
+"""Files of a dataset job folder: atomic writes, labels, "path label" lists and dataset.json."""
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+
+INFO_FILE = "dataset.json"
+LABELS_FILE = "labels.txt"
+SPLITS = ("train", "val", "test")
+
+_LIST_LINE = re.compile(r"^(?P<path>.*\S)\s+(?P<label>-?\d+)\s*$")
+
+
+class ListFileError(ValueError):
+    """A list/labels file is malformed; the message names the file and line."""
+
+
+def atomic_write_bytes(path, data):
+    """Writes data to path via a temp file in the same folder + os.replace (readers never see half)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    # 0o666 & ~umask, like open(): mkstemp's 0600 would hide outputs from other users/servers
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_labels(path):
+    """Class names, one per non-empty line; the line's index among them is the label id."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            labels = [line.strip() for line in f]
+    except OSError as exc:
+        raise ListFileError(f'cannot read labels file "{path}": {exc.strerror or exc}') from exc
+    except UnicodeDecodeError as exc:
+        raise ListFileError(f'labels file "{path}" is not UTF-8 text') from exc
+    labels = [name for name in labels if name]
+    if not labels:
+        raise ListFileError(f'labels file "{path}" has no labels')
+    return labels
+
+
+def write_labels(path, labels):
+    atomic_write_text(path, "".join(f"{name}\n" for name in labels))
+
+
+def parse_list_line(line):
+    """'some/path 3' → ("some/path", 3); None for blank lines; ValueError if malformed."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    match = _LIST_LINE.match(text)
+    if not match:
+        raise ValueError(f'expected "<path> <label>", got "{text[:200]}"')
+    return match.group("path"), int(match.group("label"))
+
+
+def read_list(path, num_labels=None, base_folder=None, display_name=None):
+    """Reads a "path label" list → [(path, label)].
+
+    Relative paths are joined to base_folder when given. Labels must be in [0, num_labels).
+    Errors raise ListFileError naming the file (display_name, else path) and the line number.
+    """
+    name = display_name or path
+    items = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                try:
+                    parsed = parse_list_line(line)
+                except ValueError as exc:
+                    raise ListFileError(f"{name} line {lineno}: {exc}") from None
+                if parsed is None:
+                    continue
+                image_path, label = parsed
+                if label < 0 or (num_labels is not None and label >= num_labels):
+                    raise ListFileError(f"{name} line {lineno}: unknown label {label} "
+                                        f"(the labels file has {num_labels} classes, ids 0..{num_labels - 1})")
+                if base_folder and not os.path.isabs(image_path):
+                    image_path = os.path.join(base_folder, image_path)
+                items.append((image_path, label))
+    except OSError as exc:
+        raise ListFileError(f'cannot read list file "{name}": {exc.strerror or exc}') from exc
+    except UnicodeDecodeError:
+        raise ListFileError(f'list file "{name}" is not UTF-8 text') from None
+    return items
+
+
+def write_list(path, items):
+    for image_path, _ in items:
+        if "\n" in image_path or "\r" in image_path:
+            raise ListFileError(f"image path contains a line break: {image_path!r}")
+    atomic_write_text(path, "".join(f"{p} {label}\n" for p, label in items))
+
+
+@contextlib.contextmanager
+def _locked(path):
+    # create_db for train/val/test may run at once; serialize their read-modify-write of dataset.json.
+    lock_path = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_info(dataset_dir):
+    path = os.path.join(dataset_dir, INFO_FILE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'no {INFO_FILE} in "{dataset_dir}": the dataset was not created') from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'"{path}" is not valid JSON: {exc}') from None
+
+
+def update_info(dataset_dir, update):
+    """Applies update(info_dict) to dataset.json under a lock and writes it atomically."""
+    path = os.path.join(dataset_dir, INFO_FILE)
+    with _locked(path):
+        info = {}
+        if os.path.exists(path):
+            info = read_info(dataset_dir)
+        update(info)
+        atomic_write_json(path, info)
+    return info

@@ -1,0 +1,157 @@
+"""Turning a folder of class subfolders into labels + train/val/test lists (DIGITS' parse_folder)."""
+import os
+import random
+
+from digits.utils.image import is_image_file
+
+
+class ParseError(ValueError):
+    """The source folder or lists cannot make a dataset; the message says why."""
+
+
+def label_name(folder_name):
+    # DIGITS shows "golden_retriever" as "golden retriever"
+    return folder_name.replace("_", " ").strip()
+
+
+def class_folders(folder):
+    """Sorted [(label name, path)] of the subfolders of folder."""
+    if not os.path.exists(folder):
+        raise ParseError(f'folder "{folder}" does not exist')
+    if not os.path.isdir(folder):
+        raise ParseError(f'"{folder}" is not a folder')
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ParseError(f'no read access to folder "{folder}"')
+    subdirs = sorted(name for name in os.listdir(folder)
+                     if os.path.isdir(os.path.join(folder, name)) and not name.startswith("."))
+    return [(label_name(name), os.path.join(folder, name)) for name in subdirs]
+
+
+def image_files(folder):
+    """Sorted absolute paths of the image files under folder (recursively, symlinks followed once)."""
+    found = []
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # symlink loop
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if is_image_file(name) and not name.startswith("."):
+                path = os.path.abspath(os.path.join(dirpath, name))
+                if "\n" not in path and "\r" not in path:
+                    found.append(path)
+    found.sort()
+    return found
+
+
+def three_way_split(size, pct_b, pct_c):
+    """(a, b) cut points so [0:a], [a:b], [b:] hold about 100-pct_b-pct_c %, pct_b %, pct_c %.
+
+    Same rules as DIGITS: a split that is asked for gets at least one item when possible.
+    """
+    if not (0 <= pct_b <= 100 and 0 <= pct_c <= 100 and pct_b + pct_c <= 100):
+        raise ParseError(f"invalid split percentages: {pct_b}% validation + {pct_c}% test")
+    pct_a = 100 - (pct_b + pct_c)
+    if pct_a >= 100:
+        return size, size
+    if pct_b >= 100:
+        return 0, size
+    if pct_c >= 100:
+        return 0, 0
+    a = int(round(size * pct_a / 100.0))
+    if pct_a and not a:
+        a = 1
+    b = int(round(size * pct_b / 100.0))
+    if a + b > size:
+        b = size - a
+    if pct_b and not b:
+        if a > 1:
+            a, b = a - 1, 1
+        elif a != size:
+            b = 1
+    c = size - (a + b)
+    if pct_c and not c:
+        if b > 1:
+            b, c = b - 1, 1
+        elif a > 1:
+            a, c = a - 1, 1
+    return a, a + b
+
+
+def parse_folder(folder, pct_val=25, pct_test=0, min_per_class=2, max_per_class=None, seed=0,
+                 labels=None, warn=print):
+    """Splits a folder of class subfolders.
+
+    labels: None → classes come from this folder (sorted subfolder names); else a fixed label list
+    (a separate validation/test folder), and subfolders not in it are skipped with a warning.
+    Returns (labels, {"train": [(path, label)], "val": [...], "test": [...]}).
+    A class with fewer than min_per_class images (or fewer than the splits it must feed) is dropped.
+    """
+    creating = labels is None
+    min_per_class = max(1, int(min_per_class or 1))
+    if max_per_class is not None and max_per_class < min_per_class:
+        raise ParseError(f"maximum per class ({max_per_class}) is below the minimum ({min_per_class})")
+    classes = class_folders(folder)
+    if creating and len(classes) < 2:
+        raise ParseError(f'folder "{folder}" must contain at least two class subfolders '
+                         f"(found {len(classes)})")
+    labels = [] if creating else list(labels)
+    splits = {"train": [], "val": [], "test": []}
+    # a class must be able to feed every split it is cut into
+    minimum = max(min_per_class, 1 + (pct_val > 0) + (pct_test > 0) if creating else 1)
+    # Each class gets its own generator so adding/removing a class does not reshuffle the others.
+    for name, path in classes:
+        if not creating and name not in labels:
+            warn(f'class "{name}" in "{folder}" is not among the training classes; skipped')
+            continue
+        paths = image_files(path)
+        random.Random(f"{seed}:{name}").shuffle(paths)
+        if max_per_class and len(paths) > max_per_class:
+            warn(f'class "{name}": {len(paths)} images, keeping {max_per_class} (maximum per class)')
+            paths = paths[:max_per_class]
+        if len(paths) < minimum:
+            warn(f'class "{name}" has {len(paths)} image(s), fewer than the minimum {minimum}; '
+                 "class dropped")
+            continue
+        if creating:
+            labels.append(name)
+        label = labels.index(name)
+        a, b = three_way_split(len(paths), pct_val, pct_test) if creating else (len(paths), len(paths))
+        splits["train"] += [(p, label) for p in paths[:a]]
+        splits["val"] += [(p, label) for p in paths[a:b]]
+        splits["test"] += [(p, label) for p in paths[b:]]
+    if creating and len(labels) < 2:
+        raise ParseError(f'folder "{folder}" has fewer than two classes with at least '
+                         f"{minimum} images each")
+    return labels, splits
+
+
+def shuffled(items, seed):
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    return items
+
+
+def write_outputs(job_dir, labels, splits):
+    """Writes labels.txt and the non-empty <split>.txt lists; returns a summary for the task result."""
+    from digits.dataset import files
+
+    if not splits.get("train"):
+        raise ParseError("no training images found")
+    files.write_labels(os.path.join(job_dir, files.LABELS_FILE), labels)
+    summary = {"num_classes": len(labels), "labels": labels, "splits": {}}
+    for split in files.SPLITS:
+        path = os.path.join(job_dir, f"{split}.txt")
+        items = splits.get(split) or []
+        if items:
+            files.write_list(path, items)
+            per_class = [0] * len(labels)
+            for _, label in items:
+                per_class[label] += 1
+            summary["splits"][split] = {"count": len(items), "per_class": per_class}
+        elif os.path.exists(path):
+            os.unlink(path)  # a stale list from an earlier run must not be turned into a DB
+    return summary

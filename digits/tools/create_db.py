@@ -1,0 +1,133 @@
+"""<split>.txt → <split>_db (LMDB of caffe Datums), plus the mean image for the train split.
+
+python -m digits.tools.create_db --job-dir DIR --split train --height 28 --width 28 --channels 1
+    [--resize-mode squash] [--encoding png] [--workers 0] [--seed 0]
+
+Unreadable files are skipped and listed in <split>_skipped.json and dataset.json "skipped";
+<split>.txt is rewritten to the lines actually stored. SIGTERM aborts: the DB is built in a
+temporary folder, so an aborted run leaves the previous outputs untouched.
+"""
+import argparse
+import os
+import shutil
+import signal
+import sys
+import time
+
+from digits.dataset import files
+from digits.dataset.build import ImageSpec, build_db
+from digits.dataset.mean import save_mean
+from digits.tools.common import emit, run_main
+from digits.utils.image import ENCODINGS, RESIZE_MODES
+from digits.utils.lmdb_io import db_size_bytes
+
+ABORT_EXIT_CODE = 128 + signal.SIGTERM
+
+
+class Aborted(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise Aborted()
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description="Create an LMDB of resized images for one split")
+    p.add_argument("--job-dir", required=True)
+    p.add_argument("--split", required=True, choices=files.SPLITS)
+    p.add_argument("--height", type=int, default=256)
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--channels", type=int, choices=(1, 3), default=3)
+    p.add_argument("--resize-mode", choices=RESIZE_MODES, default="squash")
+    p.add_argument("--encoding", choices=ENCODINGS, default="png")
+    p.add_argument("--backend", choices=("lmdb",), default="lmdb")
+    p.add_argument("--workers", type=int, default=0, help="decode/resize processes (0 = all cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the padding noise (fill, half_crop)")
+    p.add_argument("--no-mean", action="store_true", help="skip the mean image (train split only)")
+    return p
+
+
+class _Progress:
+    """Emits progress at most every half second (and at the end)."""
+
+    def __init__(self):
+        self.last = 0.0
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        if done >= total or now - self.last >= 0.5:
+            self.last = now
+            emit("progress", value=round(done / max(total, 1), 4), done=done, total=total)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.height < 1 or args.width < 1:
+        raise ValueError(f"invalid image size {args.height}x{args.width}")
+    job_dir = os.path.abspath(args.job_dir)
+    labels = files.read_labels(os.path.join(job_dir, files.LABELS_FILE))
+    list_path = os.path.join(job_dir, f"{args.split}.txt")
+    items = files.read_list(list_path, len(labels), display_name=f"{args.split}.txt")
+    if not items:
+        raise ValueError(f"{args.split}.txt lists no images")
+    spec = ImageSpec(args.height, args.width, args.channels, args.resize_mode, args.encoding, args.seed)
+    want_mean = args.split == "train" and not args.no_mean
+
+    db_name = f"{args.split}_db"
+    final_dir = os.path.join(job_dir, db_name)
+    tmp_dir = os.path.join(job_dir, f".{db_name}.tmp-{os.getpid()}")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, _Progress())
+        if not result.written:
+            raise ValueError(f"none of the {len(items)} images in {args.split}.txt could be read "
+                             f"(first problem: {result.skipped[0]['path']}: {result.skipped[0]['reason']})")
+        # From here on outputs are replaced one by one; ignore a late SIGTERM so they stay consistent.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean)
+    except Aborted:
+        print(f"create_db {args.split}: aborted", file=sys.stderr)
+        return ABORT_EXIT_CODE
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return 0
+
+
+def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean):
+    split = args.split
+    for entry in result.skipped:
+        emit("warning", message=f"skipped {entry['path']}: {entry['reason']}")
+    if os.path.exists(final_dir):
+        shutil.rmtree(final_dir)
+    os.replace(tmp_dir, final_dir)
+    files.write_list(os.path.join(job_dir, f"{split}.txt"), result.written)
+    files.atomic_write_json(os.path.join(job_dir, f"{split}_skipped.json"), result.skipped)
+    if want_mean:
+        mean = result.image_sum / len(result.written)
+        save_mean(mean, os.path.join(job_dir, "mean.binaryproto"), os.path.join(job_dir, "mean.jpg"))
+    db_size = db_size_bytes(final_dir)
+    split_info = {"db": os.path.basename(final_dir), "count": len(result.written),
+                  "per_class": result.per_class, "skipped": len(result.skipped),
+                  "db_size": db_size, "seconds": round(result.seconds, 3)}
+
+    def update(info):
+        info.update({"image_dims": [spec.height, spec.width, spec.channels],
+                     "resize_mode": spec.resize_mode, "encoding": spec.encoding,
+                     "backend": "lmdb", "num_classes": len(labels)})
+        info.setdefault("splits", {})[split] = split_info
+        others = [e for e in info.get("skipped", []) if e.get("split") != split]
+        info["skipped"] = others + [dict(e, split=split) for e in result.skipped]
+        if want_mean:
+            info["mean_file"] = "mean.binaryproto"
+
+    files.update_info(job_dir, update)
+    rate = len(result.written) / result.seconds if result.seconds else None
+    emit("result", **{f"{split}_count": len(result.written), f"{split}_skipped": len(result.skipped),
+                      f"{split}_db_size": db_size, f"{split}_images_per_s": round(rate or 0, 1)})
+    print(f"create_db {split}: {len(result.written)} images written, {len(result.skipped)} skipped, "
+          f"{db_size} bytes, {result.seconds:.1f}s")
+
+
+if __name__ == "__main__":
+    run_main(main)

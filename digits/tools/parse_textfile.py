@@ -1,0 +1,59 @@
+"""List files of "path label" lines + a labels file → labels.txt + train.txt/val.txt/test.txt.
+
+python -m digits.tools.parse_textfile --job-dir DIR --labels-file LABELS --train-list LIST
+    [--train-folder BASE] [--val-list LIST [--val-folder BASE]] [--test-list LIST [--test-folder BASE]]
+    [--shuffle] [--seed S]
+"""
+import argparse
+import os
+import random
+
+from digits.dataset import files
+from digits.dataset.parse import shuffled, write_outputs
+from digits.tools.common import emit, run_main
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description="Check and copy textfile lists into a dataset job folder")
+    p.add_argument("--job-dir", required=True)
+    p.add_argument("--labels-file", required=True, help="one class name per line")
+    for split in files.SPLITS:
+        p.add_argument(f"--{split}-list", required=(split == "train"), default=None)
+        p.add_argument(f"--{split}-folder", default=None,
+                       help=f"base folder for relative paths in the {split} list "
+                            "(default: the list file's folder)")
+    p.add_argument("--shuffle", action="store_true", help="shuffle each list (reproducible with --seed)")
+    p.add_argument("--seed", type=int, default=None)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    labels = files.read_labels(args.labels_file)
+    if len(labels) < 2:
+        emit("warning", message=f"the labels file lists only {len(labels)} class")
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 31)
+    splits = {}
+    for split in files.SPLITS:
+        path = getattr(args, f"{split}_list")
+        if not path:
+            continue
+        base = getattr(args, f"{split}_folder")
+        if base and not os.path.isdir(base):
+            raise files.ListFileError(f'{split} base folder "{base}" does not exist')
+        # without a base folder, relative paths are relative to the list file itself
+        items = files.read_list(path, len(labels), base_folder=base or os.path.dirname(os.path.abspath(path)),
+                                display_name=f"{split} list ({os.path.basename(path)})")
+        if not items:
+            raise files.ListFileError(f'{split} list "{os.path.basename(path)}" has no images')
+        items = [(os.path.abspath(p), label) for p, label in items]
+        splits[split] = shuffled(items, f"{seed}:{split}") if args.shuffle else items
+    summary = write_outputs(os.path.abspath(args.job_dir), labels, splits)
+    emit("progress", value=1.0)
+    emit("result", seed=seed, **summary)
+    print("Lists: " + ", ".join(f"{k} {v['count']}" for k, v in summary["splits"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
