@@ -24,6 +24,27 @@ class NullEmitter:
         pass
 
 
+def _kill_orphan(task, job_dir):
+    """A server killed with SIGKILL leaves its task subprocesses running: stop them before rerunning."""
+    if not task.pid:
+        return
+    try:
+        with open(f"/proc/{task.pid}/cmdline", "rb") as f:
+            cmdline = f.read().decode(errors="replace")
+    except OSError:
+        cmdline = ""
+    if job_dir in cmdline:   # the pid may have been reused by an unrelated process
+        log.warning("stopping task %s left running by the previous server (pid %s)", task.name, task.pid)
+        try:
+            os.killpg(task.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        deadline = time.time() + 5
+        while os.path.exists(f"/proc/{task.pid}") and time.time() < deadline:
+            time.sleep(0.05)
+    task.pid = None
+
+
 class Scheduler:
     def __init__(self, config, emitter=None, gpus=None):
         self.config = config
@@ -51,6 +72,8 @@ class Scheduler:
             if job.load_error:
                 log.warning("job %s: %s", job.id, job.load_error)
             elif job.status in (Status.RUN, Status.WAIT):
+                for task in job.tasks:
+                    _kill_orphan(task, job.dir)
                 self._requeue(job, "server restarted")
 
     def start(self):

@@ -9,6 +9,20 @@ from digits.status import Status, StatusHistory
 LOG_TAIL_LINES = 200
 
 
+def _add_point(series, epoch, value):
+    """Adds a metric point, replacing one at the same epoch: a resumed tool replays the history in
+    its snapshot, which fills in what the server had not saved before a crash, without duplicates."""
+    if epoch is None or not series or series[-1][0] is None or epoch > series[-1][0]:
+        series.append([epoch, value])
+        return
+    for point in series:
+        if point[0] == epoch:
+            point[1] = value
+            return
+    series.append([epoch, value])
+    series.sort(key=lambda p: (p[0] is None, p[0] or 0))
+
+
 class Task:
     """Persistent description and state of one step of a job.
 
@@ -35,8 +49,9 @@ class Task:
         self.returncode = state.get("returncode")
         self.gpus = state.get("gpus", [])
         self.restarts = state.get("restarts", 0)
+        # Kept on disk so a restarted server can stop a subprocess the crashed one left behind.
+        self.pid = state.get("pid")
         # Only meaningful while running; not persisted.
-        self.pid = None
         self._run_started = None
         self._progress_at_start = 0.0
 
@@ -50,6 +65,7 @@ class Task:
                 "eta": self.eta, "results": self.results, "metrics": self.metrics,
                 "snapshots": self.snapshots, "warnings": self.warnings, "error": self.error,
                 "returncode": self.returncode, "gpus": self.gpus, "restarts": self.restarts,
+                "pid": self.pid,
             },
         }
 
@@ -111,7 +127,7 @@ class Task:
             self._set_progress(float(msg.get("value", 0.0)))
         elif kind == "metric":
             key = f"{msg.get('phase', 'train')}/{msg.get('name', 'value')}"
-            self.metrics.setdefault(key, []).append([msg.get("epoch"), msg.get("value")])
+            _add_point(self.metrics.setdefault(key, []), msg.get("epoch"), msg.get("value"))
         elif kind == "snapshot":
             entry = {"epoch": msg.get("epoch"), "file": msg.get("file")}
             self.snapshots = [s for s in self.snapshots if s["epoch"] != entry["epoch"]] + [entry]

@@ -24,6 +24,9 @@ def main():
         with open(state_file) as f:
             start = json.load(f)["done"]
         print(json.dumps({"type": "resumed", "epoch": start}), flush=True)
+        for step in range(start):  # replay the history, as the training tool does from its snapshot
+            print(json.dumps({"type": "metric", "phase": "train", "name": "loss", "epoch": step + 1,
+                              "value": 1.0 / (step + 1)}), flush=True)
     with open(os.path.join(args.job_dir, "env.json"), "w") as f:
         json.dump({"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}, f)
     if args.record:

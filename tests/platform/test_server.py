@@ -1,0 +1,100 @@
+"""A real server process: starts with one command, survives SIGKILL mid-job, finishes the job."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.helpers import wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, jobs_dir, tmp_path):
+        self.jobs_dir, self.tmp_path = jobs_dir, tmp_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, DIGITS_PLUGINS="fake_kind", PYTHONPATH=os.pathsep.join([HERE, ROOT]),
+                   DIGITS_ALLOWED_ROOTS=str(self.tmp_path), DIGITS_GPUS="")
+        self.log = open(os.path.join(str(self.tmp_path), f"server-{time.time()}.log"), "w")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "digits-devserver"), "--host", "127.0.0.1",
+                                      "--port", str(self.port), "--jobs-dir", self.jobs_dir],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        wait_for(self._up, timeout=60, interval=0.2, message="server to answer")
+        return self
+
+    def _up(self):
+        assert self.proc.poll() is None, open(self.log.name).read()
+        try:
+            return requests.get(f"{self.url}/index.json", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.log.close()
+
+
+@pytest.fixture
+def servers(jobs_dir, tmp_path):
+    made = []
+
+    def factory():
+        server = Server(jobs_dir, tmp_path).start()
+        made.append(server)
+        return server
+
+    yield factory
+    for server in made:
+        if server.proc.poll() is None:
+            server.kill(signal.SIGTERM)
+    # any task subprocess still running is killed by its job dir marker
+    subprocess.run(["pkill", "-9", "-f", jobs_dir], check=False)
+
+
+def test_version_flag():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "digits-devserver"), "--version"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("DIGITS ")
+
+
+def test_server_killed_mid_job_resumes_on_restart(servers, jobs_dir):
+    server = servers()
+    session = requests.Session()
+    assert session.post(f"{server.url}/login", data={"username": "fred"}).status_code == 200
+    response = session.post(f"{server.url}/test/fake.json", data={"name": "survivor", "steps": 60, "sleep": 0.1})
+    job_id = response.json()["id"]
+    assert session.get(f"{server.url}/").status_code == 200
+
+    def progressed():
+        return session.get(f"{server.url}/datasets/{job_id}/status").json()["progress"] >= 15
+
+    wait_for(progressed, timeout=60, interval=0.2, message="job progress")
+    server.kill()
+    server = servers()
+    status = session.get(f"{server.url}/datasets/{job_id}/status").json()
+    assert status["status"] in ("Waiting", "Running", "Done")
+    wait_for(lambda: session.get(f"{server.url}/datasets/{job_id}/status").json()["status"] == "Done",
+             timeout=90, interval=0.3, message="job to finish after restart")
+    with open(os.path.join(jobs_dir, job_id, "job.json")) as f:
+        data = json.load(f)
+    steps = [p[0] for p in data["tasks"][0]["state"]["metrics"]["train/loss"]]
+    assert steps == list(range(1, 61)), "metric history is not continuous"
+    assert data["extra"]["restarts"][0][0] == "server restarted"

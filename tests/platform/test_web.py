@@ -1,0 +1,179 @@
+"""REST and pages common to all jobs: identity, owners, traversal, bad input, Socket.IO."""
+import os
+
+import pytest
+from fake_kind import make_fake_job
+
+from digits.status import Status
+from tests.helpers import login, wait_status
+
+
+@pytest.fixture
+def fake_app(make_app):
+    return make_app(plugins=["fake_kind"])
+
+
+def _new_job(app, client, **kw):
+    response = client.post("/test/fake.json", data=kw)
+    assert response.status_code == 200, response.data
+    return app.extensions["digits"]["scheduler"].get_job(response.get_json()["id"])
+
+
+def test_login_validates_username(app):
+    client = app.test_client()
+    assert client.post("/login", data={"username": "Fred!"}).status_code == 400
+    assert client.post("/login", data={"username": "x"}).status_code == 400
+    response = client.post("/login", data={"username": "fred"})
+    assert response.status_code == 200 and "SameSite=Lax" in response.headers["Set-Cookie"]
+    assert client.get("/whoami").get_json() == {"username": "fred"}
+    client.get("/logout")
+    assert client.get("/whoami").get_json() == {"username": None}
+
+
+def test_creating_needs_login(fake_app):
+    response = fake_app.test_client().post("/test/fake.json", data={"name": "x"})
+    assert response.status_code == 401
+    assert "login" in response.get_json()["error"]["message"]
+
+
+def test_owner_only_may_edit_abort_delete(fake_app):
+    alice = login(fake_app.test_client(), "alice")
+    bob = login(fake_app.test_client(), "bob")
+    anon = fake_app.test_client()
+    job = _new_job(fake_app, alice, steps=200, sleep=0.05)
+    wait_status(job, Status.RUN)
+    for client, code in ((bob, 403), (anon, 401)):
+        assert client.put(f"/jobs/{job.id}", data={"job_name": "stolen"}).status_code == code
+        assert client.post(f"/jobs/{job.id}/abort").status_code == code
+        assert client.delete(f"/datasets/{job.id}").status_code == code
+    assert job.name == "fake" and job.is_active() and os.path.isdir(job.dir)
+    assert bob.post(f"/datasets/{job.id}/abort").get_json()["error"]["type"] == "Forbidden"
+    assert alice.post(f"/datasets/{job.id}/abort").status_code == 200
+    wait_status(job, Status.ABORT)
+    assert alice.post(f"/datasets/{job.id}/abort").status_code == 409
+
+
+def test_rename_notes_and_bad_input(fake_app):
+    alice = login(fake_app.test_client(), "alice")
+    job = _new_job(fake_app, alice)
+    response = alice.put(f"/jobs/{job.id}", data={"job_name": "renamed", "job_notes": "hello"})
+    assert response.status_code == 200 and response.get_json()["name"] == "renamed"
+    assert job.notes == "hello"
+    assert alice.put(f"/jobs/{job.id}", data={"job_name": "  "}).status_code == 400
+    assert alice.put(f"/jobs/{job.id}", data={}).status_code == 400
+    assert alice.put(f"/jobs/{job.id}", data={"job_name": "x" * 500}).status_code == 400
+    assert alice.put("/jobs/nope", data={"job_name": "y"}).status_code == 404
+    assert job.name == "renamed"
+
+
+def test_status_and_details_json(fake_app):
+    alice = login(fake_app.test_client())
+    job = _new_job(fake_app, alice, steps=2)
+    wait_status(job, Status.DONE)
+    status = alice.get(f"/datasets/{job.id}/status").get_json()
+    assert status == {"status": "Done", "name": "fake", "type": "test-fake", "error": None, "progress": 100.0}
+    details = alice.get(f"/datasets/{job.id}.json").get_json()
+    assert details["tasks"][0]["status"] == "Done"
+    assert alice.get(f"/models/{job.id}.json").status_code == 404     # it is a dataset, not a model
+    page = alice.get(f"/datasets/{job.id}")
+    assert page.status_code == 200 and b"Step 0" in page.data
+    index = alice.get("/index.json").get_json()
+    assert [d["id"] for d in index["datasets"]] == [job.id]
+    assert alice.get("/completed_jobs.json").get_json()["datasets"][0]["id"] == job.id
+
+
+def test_delete_refused_while_a_job_depends_on_it(fake_app, jobs_dir):
+    alice = login(fake_app.test_client())
+    sched = fake_app.extensions["digits"]["scheduler"]
+    dataset = _new_job(fake_app, alice, steps=1)
+    wait_status(dataset, Status.DONE)
+    model = make_fake_job(jobs_dir, name="my-model", owner="alice", depends_on=[dataset.id])
+    sched.add_job(model)
+    wait_status(model, Status.DONE)
+    response = alice.delete(f"/datasets/{dataset.id}")
+    assert response.status_code == 403 and "my-model" in response.get_json()["error"]["message"]
+    assert os.path.isdir(dataset.dir)
+    assert alice.delete(f"/jobs/{model.id}").status_code == 200
+    assert alice.delete(f"/datasets/{dataset.id}.json").status_code == 200
+    assert not os.path.exists(dataset.dir) and sched.get_job(dataset.id) is None
+
+
+@pytest.mark.parametrize("path", ["../secret.txt", "..%2fsecret.txt", "%2e%2e/secret.txt", "/etc/passwd",
+                                  "job/../../secret.txt", "..", ""])
+def test_files_refuses_traversal(app, jobs_dir, path):
+    with open(os.path.join(os.path.dirname(jobs_dir), "secret.txt"), "w") as f:
+        f.write("TOP-SECRET-CONTENT")
+    response = app.test_client().get(f"/files/{path}", follow_redirects=True)
+    assert response.status_code == 404
+    assert b"TOP-SECRET-CONTENT" not in response.data
+
+
+def test_files_serves_job_files(fake_app, jobs_dir):
+    alice = login(fake_app.test_client())
+    job = _new_job(fake_app, alice, steps=1)
+    wait_status(job, Status.DONE)
+    response = alice.get(f"/files/{job.id}/step0.log")
+    assert response.status_code == 200 and b"log line for step 0" in response.data
+
+
+def test_autocomplete_stays_inside_allowed_roots(app, tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "cats").mkdir()
+    (tmp_path / "link-out").symlink_to("/etc")
+    client = app.test_client()
+    found = client.get(f"/autocomplete/path?query={tmp_path}/images/c").get_json()
+    assert found["suggestions"] == [f"{tmp_path}/images/cats/"]
+    for query in ("/etc/pa", f"{tmp_path}/../../etc/", f"{tmp_path}/link-out/pas"):
+        data = client.get(f"/autocomplete/path?query={query}").get_json()
+        assert data["suggestions"] == [] and "outside" in data["error"]
+
+
+def test_csrf_required_for_browser_posts(make_app):
+    app = make_app(plugins=["fake_kind"], testing=False)
+    client = app.test_client()
+    # a browser (Origin header) without the token is refused; scripts without Origin are not
+    response = client.post("/login", data={"username": "fred"}, headers={"Origin": "http://evil.example"})
+    assert response.status_code == 400 and "CSRF" in response.get_json()["error"]["message"]
+    assert client.post("/login", data={"username": "fred"}).status_code == 200
+
+
+def test_errors_are_json_for_api_and_html_for_pages(app):
+    client = app.test_client()
+    response = client.get("/datasets/nope.json")
+    assert response.status_code == 404 and response.get_json()["error"]["type"] == "NotFound"
+    page = client.get("/datasets/nope")
+    assert page.status_code == 404 and b"not found" in page.data
+
+
+def test_home_and_system_pages_render(fake_app):
+    alice = login(fake_app.test_client())
+    job = _new_job(fake_app, alice, steps=1)
+    wait_status(job, Status.DONE)
+    home = alice.get("/")
+    assert home.status_code == 200 and job.name.encode() in home.data and b"/vendor/chart.umd.min.js" in home.data
+    system = alice.get("/system")
+    assert system.status_code == 200 and b"No GPU found" in system.data
+    assert alice.get("/system.json").get_json()["gpus"] == []
+
+
+def test_socketio_events_reach_clients(fake_app):
+    socketio = fake_app.extensions["digits"]["socketio"]
+    alice = login(fake_app.test_client())
+    home = socketio.test_client(fake_app, namespace="/jobs")
+    home.emit("join", {"room": "job_management"}, namespace="/jobs")
+    job = _new_job(fake_app, alice, steps=3)
+    page = socketio.test_client(fake_app, namespace="/jobs")
+    page.emit("join", {"room": job.id}, namespace="/jobs")
+    wait_status(job, Status.DONE)
+    import time
+    time.sleep(0.3)
+    home_events = home.get_received("/jobs")
+    updates = [e["args"][0] for e in home_events if e["name"] == "job update"]
+    assert any(u["update"] == "added" and u["job_id"] == job.id for u in updates)
+    assert any(u["update"] == "status" and u["status"] == "Done" for u in updates)
+    task_events = [e["args"][0] for e in page.get_received("/jobs") if e["name"] == "task update"]
+    kinds = {e["update"] for e in task_events}
+    assert {"status", "progress", "log", "metric"} <= kinds
+    assert any(e["update"] == "progress" and e["percentage"] == 100.0 for e in task_events)
+    home.disconnect(namespace="/jobs")
+    page.disconnect(namespace="/jobs")
