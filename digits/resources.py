@@ -40,7 +40,7 @@ class ResourcePools:
             elif count:
                 grant["pools"]["train_cpu"] = 1
             for name, amount in request.items():
-                if name in ("gpu", "gpu_ids"):
+                if name in ("gpu", "gpu_ids", "procs"):
                     continue
                 grant["pools"][name] = int(amount)
             for name, amount in grant["pools"].items():

@@ -7,11 +7,13 @@ import subprocess
 import threading
 import time
 
+from digits import device
 from digits.job import Job
 from digits.resources import ResourcePools
 from digits.status import Status
 
 log = logging.getLogger("digits.scheduler")
+GPU_REPORT_SECONDS = 2.0
 
 
 class NullEmitter:
@@ -178,13 +180,24 @@ class Scheduler:
 
     # ----- the loop
     def _loop(self):
+        last_gpu_report = 0.0
         while self._running:
             try:
                 self._schedule_once()
+                if time.time() - last_gpu_report >= GPU_REPORT_SECONDS:
+                    last_gpu_report = time.time()
+                    self._report_gpus()
             except Exception:  # the loop must survive a bad job
                 log.exception("scheduler loop")
             self._wake.wait(0.5)
             self._wake.clear()
+
+    def _report_gpus(self):
+        for job_id in list(self._procs):
+            job = self.jobs.get(job_id)
+            task = next((t for t in job.tasks if t.status == Status.RUN), None) if job else None
+            if task and task.gpus:
+                self.emitter.task_update(job, task, "gpu_utilization", gpus=device.all_gpus(task.gpus))
 
     def _schedule_once(self):
         with self._lock:

@@ -87,10 +87,17 @@ class Task:
         return f"{self.name}.log"
 
     def command(self, job):
-        """argv of the subprocess; tools are modules so they run the same by hand and under us."""
+        """argv of the subprocess; tools are modules so they run the same by hand and under us.
+
+        A task given several GPUs runs one process per GPU under torch.distributed.run (DDP).
+        """
         if self.tool.endswith(".py"):  # test tools and plugins given as a file path
             return [sys.executable, self.tool, "--job-dir", job.dir, *self.args]
-        return [sys.executable, "-m", f"digits.tools.{self.tool}", "--job-dir", job.dir, *self.args]
+        procs = max(len(self.gpus), int(self.resources.get("procs", 1)))
+        launcher = [sys.executable]
+        if procs > 1:
+            launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
+        return [*launcher, "-m", f"digits.tools.{self.tool}", "--job-dir", job.dir, *self.args]
 
     def environment(self):
         env = dict(os.environ)

@@ -1,0 +1,1 @@
+"""Image classification models: form, job kind and pages."""

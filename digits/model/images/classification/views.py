@@ -1,0 +1,237 @@
+"""New-model form, creation (with sweeps), network and learning-rate previews."""
+import itertools
+
+from flask import Blueprint, jsonify, redirect, render_template, request
+
+from digits.auth import current_user, login_required
+from digits.model.forms import ModelForm
+from digits.model.job import ImageClassificationModelJob
+from digits.status import Status
+from digits.utils.forms import float_list, form_data_dict, int_list
+from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json
+
+blueprint = Blueprint("models_classification", __name__)
+NEW_URL = ImageClassificationModelJob.new_url
+
+
+def _classification_datasets():
+    return [j for j in sorted(scheduler().jobs.values(), key=lambda j: j.created, reverse=True)
+            if getattr(j, "dataset_type", None) == "classification" and j.status not in (Status.ERROR, Status.ABORT)]
+
+
+def _previous_models():
+    return [j for j in sorted(scheduler().jobs.values(), key=lambda j: j.created, reverse=True)
+            if isinstance(j, ImageClassificationModelJob) and j.snapshot_epochs()]
+
+
+def _make_form(formdata=None, data=None):
+    from digits.networks import STANDARD_NETWORKS
+    form = ModelForm(formdata=formdata, data=data)
+    form.dataset.choices = [(j.id, f"{j.name} [{j.status}]") for j in _classification_datasets()]
+    form.standard_networks.choices = [(n["name"], n["title"]) for n in STANDARD_NETWORKS]
+    form.select_gpus.choices = [(str(g), f"GPU {g}") for g in scheduler().pools.gpus]
+    return form
+
+
+@blueprint.route(NEW_URL)
+@login_required
+def new():
+    data = None
+    clone_id = request.args.get("clone")
+    if clone_id:
+        source = scheduler().get_job(clone_id)
+        if source is None:
+            return json_error(f"job {clone_id} not found", 404)
+        data = dict(source.form_data)
+        data["model_name"] = f"{data.get('model_name', source.name)} (clone)"
+    form = _make_form(formdata=None, data=data)
+    if data:
+        form.process(data=data)
+        _make_choices_again(form)
+    return render_template("models/images/classification/new.html", form=form,
+                           previous_models=_previous_models(), datasets=_classification_datasets())
+
+
+def _make_choices_again(form):
+    fresh = _make_form()
+    for name in ("dataset", "standard_networks", "select_gpus"):
+        getattr(form, name).choices = getattr(fresh, name).choices
+
+
+@blueprint.route("/models/images/classification", methods=["POST"])
+@blueprint.route("/models/images/classification.json", methods=["POST"])
+@login_required
+def create():
+    form = _make_form(formdata=request.form)
+    if not form.validate():
+        return _form_failed(form)
+    dataset = scheduler().get_job(form.dataset.data)
+    if dataset is None or getattr(dataset, "dataset_type", None) != "classification":
+        form.dataset.errors.append(f"no image classification dataset with id {form.dataset.data!r}")
+        return _form_failed(form)
+    if dataset.status in (Status.ERROR, Status.ABORT):
+        form.dataset.errors.append(f"dataset {dataset.name!r} ended in {dataset.status}; it cannot be used")
+        return _form_failed(form)
+    try:
+        framework, network_text, previous, pretrained = _network_source(form)
+    except ValueError as exc:
+        _network_field(form).errors.append(str(exc))
+        return _form_failed(form)
+    problem = _check_network(framework, network_text, dataset, form)
+    if problem:
+        _network_field(form).errors.append(problem)
+        return _form_failed(form)
+    jobs = _create_jobs(form, dataset, framework, network_text, previous, pretrained)
+    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+        first = jobs[0]
+        return jsonify({"id": first.id, "name": first.name, "status": first.status,
+                        "jobs": [{"id": j.id, "name": j.name, "status": j.status} for j in jobs]})
+    return redirect(jobs[0].page_url() if len(jobs) == 1 else "/")
+
+
+def _form_failed(form):
+    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+        return form_errors_response(form)
+    return render_template("models/images/classification/new.html", form=form, previous_models=_previous_models(),
+                           datasets=_classification_datasets()), 400
+
+
+def _network_field(form):
+    return {"custom": form.custom_network, "previous": form.previous_networks,
+            "pretrained": form.pretrained_networks}.get(form.method.data, form.standard_networks)
+
+
+def _network_source(form):
+    """(framework, network text, previous model id, pretrained weights file) for the chosen method."""
+    from digits.networks import standard_network
+    method, framework = form.method.data, form.framework.data
+    if method == "standard":
+        try:
+            return framework, standard_network(form.standard_networks.data, framework), None, None
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"unknown standard network {form.standard_networks.data!r}") from exc
+    if method == "custom":
+        return framework, form.custom_network.data, None, None
+    if method == "previous":
+        previous = scheduler().get_job(form.previous_networks.data)
+        if not isinstance(previous, ImageClassificationModelJob):
+            raise ValueError(f"no model with id {form.previous_networks.data!r}")
+        weights = previous.snapshot_path(form.previous_network_snapshot.data)
+        if weights is None:
+            raise ValueError(f"model {previous.name!r} has no snapshot for epoch "
+                             f"{form.previous_network_snapshot.data or 'latest'}")
+        return previous.extra["framework"], previous.network_text(), previous.id, weights
+    pretrained = scheduler().get_job(form.pretrained_networks.data)
+    if pretrained is None or not hasattr(pretrained, "weights_path"):
+        raise ValueError(f"no pretrained model with id {form.pretrained_networks.data!r}")
+    return pretrained.framework, pretrained.network_text(), None, pretrained.weights_path()
+
+
+def _check_network(framework, network_text, dataset, form):
+    """Builds the network for the dataset's image size when it is known, so misfits fail here."""
+    if dataset.status != Status.DONE:
+        return None   # the training job reports it once the dataset exists
+    from digits.dataset.reader import read_dataset_info
+    from digits.frameworks import NetworkError, build_network
+    try:
+        info = read_dataset_info(dataset.dir)
+        height, width, channels = info["image_dims"]
+        if form.crop_size.data:
+            if form.crop_size.data > min(height, width):
+                return f"crop size {form.crop_size.data} is larger than the images ({width}×{height})"
+            height = width = form.crop_size.data
+        build_network(framework, network_text, input_shape=(channels, height, width),
+                      num_classes=info["num_classes"])
+    except NetworkError as exc:
+        return str(exc)
+    except (OSError, KeyError, ValueError) as exc:
+        return f"could not check the network against the dataset: {exc}"
+    return None
+
+
+def _create_jobs(form, dataset, framework, network_text, previous, pretrained):
+    batch_sizes = int_list(form.batch_size.data) or [None]
+    rates = float_list(form.learning_rate.data)
+    combos = list(itertools.product(batch_sizes, rates))
+    group = form.group_name.data or (form.model_name.data if len(combos) > 1 else "")
+    if form.select_gpus.data:
+        gpus = {"gpu_ids": [int(g) for g in form.select_gpus.data]}
+    else:
+        gpus = {"gpu": form.select_gpu_count.data or 1}
+    jobs = []
+    for batch_size, rate in combos:
+        name = form.model_name.data.strip()
+        if len(combos) > 1:
+            name += f" (bs={batch_size or 'default'}, lr={rate:g})"
+        train_config = _train_config(form, batch_size, rate, pretrained)
+        job = ImageClassificationModelJob.create(
+            config()["jobs_dir"], name, current_user(), group, form_data_dict(request.form), dataset, framework,
+            network_text, train_config, gpus, previous=previous)
+        scheduler().add_job(job)
+        jobs.append(job)
+    return jobs
+
+
+def _train_config(form, batch_size, learning_rate, pretrained):
+    return {
+        "train_epochs": form.train_epochs.data, "snapshot_interval": form.snapshot_interval.data,
+        "val_interval": form.val_interval.data, "random_seed": form.random_seed.data,
+        "batch_size": batch_size, "batch_accumulation": form.batch_accumulation.data,
+        "solver_type": form.solver_type.data, "learning_rate": learning_rate, "momentum": form.momentum.data,
+        "weight_decay": form.weight_decay.data, "rms_decay": form.rms_decay.data,
+        "lr_policy": form.lr_policy_params(), "crop_size": form.crop_size.data, "use_mean": form.use_mean.data,
+        "shuffle": bool(form.shuffle.data), "augmentation": form.augmentation(),
+        "pretrained": {"file": pretrained, "lr_multiplier": form.pretrained_lr_multiplier.data or 1.0}
+        if pretrained else None,
+    }
+
+
+@blueprint.route("/models/visualize-network", methods=["POST"])
+@blueprint.route("/models/visualize-network.json", methods=["POST"])
+def visualize_network():
+    from digits.frameworks import NetworkError, network_graph, render_svg
+    form = _make_form(formdata=request.form)
+    try:
+        framework, text, _, _ = _network_source(form)
+    except ValueError as exc:
+        return json_error(str(exc), 400)
+    shape, classes = (3, 224, 224), 10
+    dataset = scheduler().get_job(form.dataset.data or "")
+    if dataset is not None and dataset.status == Status.DONE:
+        from digits.dataset.reader import read_dataset_info
+        info = read_dataset_info(dataset.dir)
+        height, width, channels = info["image_dims"]
+        shape, classes = (channels, height, width), info["num_classes"]
+    try:
+        graph = network_graph(framework, text, input_shape=shape, num_classes=classes)
+    except NetworkError as exc:
+        return json_error(str(exc), 400)
+    return jsonify({"graph": graph, "svg": render_svg(graph)})
+
+
+@blueprint.route("/models/visualize-lr", methods=["POST"])
+@blueprint.route("/models/visualize-lr.json", methods=["POST"])
+def visualize_lr():
+    from digits.model.lr_policy import LRPolicyError, lr_curve
+    form = _make_form(formdata=request.form)
+    form.validate()
+    errors = {k: v for k, v in form.errors.items() if k.startswith("lr") or k == "learning_rate"}
+    if errors:
+        return jsonify({"errors": errors}), 400
+    try:
+        rate = float_list(form.learning_rate.data)[0]
+        points = lr_curve(form.lr_policy_params(), rate, max_iter=1000)
+    except (LRPolicyError, IndexError, ValueError) as exc:
+        return json_error(str(exc), 400)
+    return jsonify({"points": points})
+
+
+@blueprint.route("/models/networks/<name>.json")
+def network_text(name):
+    """A standard network's definition, for the form's "Customize" button."""
+    from digits.networks import standard_network
+    framework = request.args.get("framework", "caffe")
+    try:
+        return jsonify({"name": name, "framework": framework, "text": standard_network(name, framework)})
+    except (KeyError, ValueError):
+        return json_error(f"no standard network {name!r} for framework {framework!r}", 404)

@@ -1,0 +1,101 @@
+"""Model jobs: a network + solver settings trained on a dataset by `digits.tools.train`."""
+import json
+import os
+
+from digits.job import Job, register_job_kind, write_json_atomic
+from digits.task import Task
+
+NETWORK_FILES = {"caffe": "network.prototxt", "torch": "network.py"}
+
+
+@register_job_kind
+class ImageClassificationModelJob(Job):
+    kind = "model-images-classification"
+    category = "models"
+    title = "Image classification model"
+    template = "models/images/classification/show.html"
+    new_url = "/models/images/classification/new"
+
+    @classmethod
+    def create(cls, jobs_dir, name, owner, group, form_data, dataset_job, framework, network_text, config,
+               gpu_request, previous=None):
+        """Writes the job folder (network + train_config.json) and its one training task."""
+        job = cls(jobs_dir, name, owner, group, form_data=form_data)
+        os.makedirs(job.dir)
+        network_file = NETWORK_FILES[framework]
+        with open(job.path(network_file), "w") as f:
+            f.write(network_text)
+        config = dict(config, dataset_dir=dataset_job.dir, network={"framework": framework, "file": network_file})
+        write_json_atomic(job.path("train_config.json"), config)
+        job.extra.update(dataset_id=dataset_job.id, framework=framework, network_file=network_file,
+                         previous_model_id=previous)
+        job.tasks.append(Task("train", "train", resources=gpu_request, title="Train model"))
+        return job
+
+    def dependency_ids(self):
+        deps = [self.extra.get("dataset_id")]
+        if self.extra.get("previous_model_id"):
+            deps.append(self.extra["previous_model_id"])
+        return [d for d in deps if d]
+
+    @property
+    def train_task(self):
+        return self.task("train")
+
+    def train_config(self):
+        try:
+            with open(self.path("train_config.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def network_text(self):
+        try:
+            with open(self.path(self.extra.get("network_file", "network.prototxt"))) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def snapshot_epochs(self):
+        task = self.train_task
+        epochs = [s["epoch"] for s in task.snapshots] if task else []
+        return sorted(e for e in epochs if os.path.exists(self.path(snapshot_file(e))))
+
+    def snapshot_path(self, epoch=None):
+        """The file of one snapshot (newest by default); None if there is none."""
+        epochs = self.snapshot_epochs()
+        if not epochs:
+            return None
+        if epoch is None:
+            epoch = epochs[-1]
+        if epoch not in epochs:
+            return None
+        return self.path(snapshot_file(epoch))
+
+    def labels(self):
+        from digits.dataset.files import read_labels
+        dataset_dir = self.train_config().get("dataset_dir")
+        try:
+            return read_labels(os.path.join(dataset_dir, "labels.txt"))
+        except (OSError, ValueError, TypeError):
+            return []
+
+    def page_context(self):
+        from digits.utils.routing import scheduler
+        task = self.train_task
+        return {"dataset": scheduler().get_job(self.extra.get("dataset_id")), "config": self.train_config(),
+                "metrics": task.metrics if task else {}, "snapshots": self.snapshot_epochs(),
+                "results": task.results if task else {}}
+
+    def to_json(self):
+        data = super().to_json()
+        task = self.train_task
+        data.update(snapshots=self.snapshot_epochs(), dataset_id=self.extra.get("dataset_id"),
+                    framework=self.extra.get("framework"), train_config=self.train_config(),
+                    metrics=task.metrics if task else {}, results=task.results if task else {})
+        return data
+
+
+def snapshot_file(epoch):
+    epoch = int(epoch) if float(epoch).is_integer() else epoch
+    return f"snapshot_epoch_{epoch}.pt"

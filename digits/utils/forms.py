@@ -1,0 +1,24 @@
+"""Form helpers shared by the dataset and model forms."""
+from wtforms.validators import DataRequired as _DataRequired
+
+
+class DataRequired(_DataRequired):
+    """DataRequired with a message that names the field, since API clients see only the field key."""
+
+    def __call__(self, form, field):
+        if not self.message:
+            self.message = f"{field.label.text} is required"
+        super().__call__(form, field)
+
+
+def float_list(text):
+    return [float(v) for v in str(text or "").replace(" ", "").split(",") if v != ""]
+
+
+def int_list(text):
+    return [int(v) for v in str(text or "").replace(" ", "").split(",") if v != ""]
+
+
+def form_data_dict(form_data):
+    """A request's form as a plain dict (lists kept for multi-value fields) to store for cloning."""
+    return {key: (values if len(values) > 1 else values[0]) for key, values in form_data.lists()}
