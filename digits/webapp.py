@@ -19,6 +19,7 @@ from digits.utils.routing import json_error, wants_json
 KIND_MODULES = [
     "digits.views",
     "digits.job_views",
+    "digits.openapi",
     "digits.model.images.classification.views",
 ]
 

@@ -1,0 +1,98 @@
+"""The OpenAPI document of the REST API (served at /openapi.json, fuzzed by schemathesis in CI)."""
+from flask import Blueprint, jsonify
+
+from digits import __version__
+
+blueprint = Blueprint("openapi", __name__)
+
+OBJ = {"type": "object"}
+ERROR = {"type": "object", "required": ["error"],
+         "properties": {"error": {"type": "object", "required": ["message", "type"],
+                                  "properties": {"message": {"type": "string"}, "type": {"type": "string"}}}}}
+FORM_ERRORS = {"type": "object", "required": ["errors"], "properties": {"errors": OBJ}}
+JOB_REF = {"type": "object", "required": ["id", "name", "status"],
+           "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "status": {"type": "string"}}}
+STATUS = {"type": "object", "required": ["status", "name", "type"],
+          "properties": {"status": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
+                         "error": {"type": "string", "nullable": True}, "progress": {"type": "number"}}}
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}}
+
+
+def _json(schema, description="OK"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes):
+    texts = {400: "bad input", 401: "login required", 403: "not the owner / in use", 404: "no such job",
+             409: "not possible in the job's state", 413: "upload too large"}
+    return {str(c): _json(FORM_ERRORS if c == 400 else ERROR, texts[c]) for c in codes}
+
+
+def _form(properties, required=()):
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema},
+                                          "application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def _op(summary, ok=OBJ, errors=(), params=(), body=None, ok_code="200"):
+    op = {"summary": summary, "responses": {ok_code: _json(ok), **_errors(*errors)}}
+    if params:
+        op["parameters"] = list(params)
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _job_routes(prefix):
+    paths = {
+        f"/{prefix}/{{job_id}}.json": {
+            "get": _op("Job details", params=[JOB_ID], errors=[404]),
+            "delete": _op("Delete a job (owner only)", params=[JOB_ID], errors=[401, 403, 404]),
+        },
+        f"/{prefix}/{{job_id}}/status": {"get": _op("Job status", STATUS, params=[JOB_ID], errors=[404])},
+        f"/{prefix}/{{job_id}}/abort": {"post": _op("Abort a job (owner only)", params=[JOB_ID],
+                                                    errors=[401, 403, 404, 409])},
+    }
+    return paths
+
+
+def build_spec():
+    s = {"type": "string"}
+    paths = {
+        "/index.json": {"get": _op("Datasets and models")},
+        "/completed_jobs.json": {"get": _op("Finished datasets and models")},
+        "/system.json": {"get": _op("GPUs, host and resource pools")},
+        "/login": {"post": _op("Log in (sets the username cookie)", {"type": "object"}, errors=[400],
+                               body=_form({"username": s}, ["username"]))},
+        "/autocomplete/path": {"get": _op("Server path completion inside the allowed roots",
+                                          params=[{"name": "query", "in": "query", "schema": s}])},
+        "/jobs/{job_id}": {"put": _op("Rename a job / edit its notes (owner only)", params=[JOB_ID],
+                                      errors=[400, 401, 403, 404],
+                                      body=_form({"job_name": s, "job_notes": s}))},
+        "/datasets/images/classification.json": {"post": _op(
+            "New image classification dataset", JOB_REF, errors=[400, 401],
+            body=_form({"dataset_name": s, "method": {"type": "string", "enum": ["folder", "textfile"]},
+                        "folder_train": s, "resize_channels": {"type": "integer"},
+                        "resize_width": {"type": "integer"}, "resize_height": {"type": "integer"},
+                        "encoding": s}, ["dataset_name"]))},
+        "/models/images/classification.json": {"post": _op(
+            "New image classification model(s)", JOB_REF, errors=[400, 401],
+            body=_form({"model_name": s, "dataset": s, "method": s, "standard_networks": s, "framework": s,
+                        "train_epochs": {"type": "integer"}, "learning_rate": s, "batch_size": s},
+                       ["model_name", "dataset"]))},
+        "/models/visualize-lr.json": {"post": _op("Learning-rate curve preview", errors=[400],
+                                                  body=_form({"lr_policy": s, "learning_rate": s}))},
+    }
+    for prefix in ("jobs", "datasets", "models"):
+        paths.update(_job_routes(prefix))
+    return {"openapi": "3.0.3",
+            "info": {"title": "DIGITS REST API", "version": __version__,
+                     "description": "Every page has a JSON twin; form fields are those of the HTML forms."},
+            "paths": paths}
+
+
+@blueprint.route("/openapi.json")
+def openapi():
+    return jsonify(build_spec())
