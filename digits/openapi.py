@@ -25,7 +25,9 @@ def _json(schema, description="OK"):
 def _errors(*codes):
     texts = {400: "bad input", 401: "login required", 403: "not the owner / in use", 404: "no such job",
              409: "not possible in the job's state", 413: "upload too large"}
-    return {str(c): _json(FORM_ERRORS if c == 400 else ERROR, texts[c]) for c in codes}
+    # A 400 is a form error ({"errors": ...}) or a plain one ({"error": ...}).
+    bad = {"anyOf": [FORM_ERRORS, ERROR]}
+    return {str(c): _json(bad if c == 400 else ERROR, texts[c]) for c in codes}
 
 
 def _form(properties, required=()):
@@ -65,7 +67,8 @@ def build_spec():
         "/completed_jobs.json": {"get": _op("Finished datasets and models")},
         "/system.json": {"get": _op("GPUs, host and resource pools")},
         "/login": {"post": _op("Log in (sets the username cookie)", {"type": "object"}, errors=[400],
-                               body=_form({"username": s}, ["username"]))},
+                               body=_form({"username": {"type": "string", "pattern": "^[a-z][a-z0-9._-]+$"}},
+                                         ["username"]))},
         "/autocomplete/path": {"get": _op("Server path completion inside the allowed roots",
                                           params=[{"name": "query", "in": "query", "schema": s}])},
         "/jobs/{job_id}": {"put": _op("Rename a job / edit its notes (owner only)", params=[JOB_ID],
