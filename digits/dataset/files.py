@@ -73,10 +73,11 @@ def parse_list_line(line):
     return match.group("path"), int(match.group("label"))
 
 
-def read_list(path, num_labels=None, base_folder=None, display_name=None):
+def read_list(path, num_labels=None, base_folder=None, display_name=None, check_path=None):
     """Reads a "path label" list → [(path, label)].
 
     Relative paths are joined to base_folder when given. Labels must be in [0, num_labels).
+    check_path(image_path) may raise ValueError to refuse a path (e.g. outside the allowed roots).
     Errors raise ListFileError naming the file (display_name, else path) and the line number.
     """
     name = display_name or path
@@ -96,12 +97,27 @@ def read_list(path, num_labels=None, base_folder=None, display_name=None):
                                         f"(the labels file has {num_labels} classes, ids 0..{num_labels - 1})")
                 if base_folder and not os.path.isabs(image_path):
                     image_path = os.path.join(base_folder, image_path)
+                if check_path is not None:
+                    try:
+                        check_path(image_path)
+                    except ValueError as exc:
+                        raise ListFileError(f"{name} line {lineno}: {exc}") from None
                 items.append((image_path, label))
     except OSError as exc:
         raise ListFileError(f'cannot read list file "{name}": {exc.strerror or exc}') from exc
     except UnicodeDecodeError:
         raise ListFileError(f'list file "{name}" is not UTF-8 text') from None
     return items
+
+
+def inside_roots(path, roots):
+    """True when path (symlinks resolved) is one of roots or below one of them."""
+    real = os.path.realpath(path)
+    for root in roots:
+        root = os.path.realpath(root)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def write_list(path, items):

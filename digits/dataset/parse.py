@@ -27,8 +27,14 @@ def class_folders(folder):
     return [(label_name(name), os.path.join(folder, name)) for name in subdirs]
 
 
-def image_files(folder):
-    """Sorted absolute paths of the image files under folder (recursively, symlinks followed once)."""
+def image_files(folder, allowed_roots=None, warn=print):
+    """Sorted absolute paths of the image files under folder (recursively, symlinks followed once).
+
+    With allowed_roots, files whose real path (symlinks resolved) lies outside them are left out.
+    """
+    from digits.dataset.files import inside_roots
+
+    outside = 0
     found = []
     seen = set()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
@@ -41,8 +47,14 @@ def image_files(folder):
         for name in filenames:
             if is_image_file(name) and not name.startswith("."):
                 path = os.path.abspath(os.path.join(dirpath, name))
-                if "\n" not in path and "\r" not in path:
-                    found.append(path)
+                if "\n" in path or "\r" in path:
+                    continue
+                if allowed_roots and not inside_roots(path, allowed_roots):
+                    outside += 1
+                    continue
+                found.append(path)
+    if outside:
+        warn(f'{outside} file(s) under "{folder}" link outside the allowed folders; left out')
     found.sort()
     return found
 
@@ -82,7 +94,7 @@ def three_way_split(size, pct_b, pct_c):
 
 
 def parse_folder(folder, pct_val=25, pct_test=0, min_per_class=2, max_per_class=None, seed=0,
-                 labels=None, warn=print):
+                 labels=None, warn=print, allowed_roots=None):
     """Splits a folder of class subfolders.
 
     labels: None → classes come from this folder (sorted subfolder names); else a fixed label list
@@ -107,7 +119,7 @@ def parse_folder(folder, pct_val=25, pct_test=0, min_per_class=2, max_per_class=
         if not creating and name not in labels:
             warn(f'class "{name}" in "{folder}" is not among the training classes; skipped')
             continue
-        paths = image_files(path)
+        paths = image_files(path, allowed_roots, warn)
         random.Random(f"{seed}:{name}").shuffle(paths)
         if max_per_class and len(paths) > max_per_class:
             warn(f'class "{name}": {len(paths)} images, keeping {max_per_class} (maximum per class)')

@@ -22,6 +22,7 @@ from digits.utils.image import ENCODINGS, RESIZE_MODES
 from digits.utils.lmdb_io import db_size_bytes
 
 ABORT_EXIT_CODE = 128 + signal.SIGTERM
+MAX_SKIP_WARNINGS = 20  # the full list is in <split>_skipped.json; job.json must stay small
 
 
 class Aborted(Exception):
@@ -96,8 +97,11 @@ def main(argv=None):
 
 def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean):
     split = args.split
-    for entry in result.skipped:
+    for entry in result.skipped[:MAX_SKIP_WARNINGS]:
         emit("warning", message=f"skipped {entry['path']}: {entry['reason']}")
+    if len(result.skipped) > MAX_SKIP_WARNINGS:
+        emit("warning", message=f"{len(result.skipped)} unreadable files skipped in all; "
+                                f"see {split}_skipped.json")
     if os.path.exists(final_dir):
         shutil.rmtree(final_dir)
     os.replace(tmp_dir, final_dir)

@@ -2,7 +2,9 @@
 
 python -m digits.tools.parse_textfile --job-dir DIR --labels-file LABELS --train-list LIST
     [--train-folder BASE] [--val-list LIST [--val-folder BASE]] [--test-list LIST [--test-folder BASE]]
-    [--shuffle] [--seed S]
+    [--shuffle] [--seed S] [--allowed-root DIR ...]
+
+With --allowed-root, a listed image outside those folders (symlinks resolved) is an error.
 """
 import argparse
 import os
@@ -24,7 +26,19 @@ def build_parser():
                             "(default: the list file's folder)")
     p.add_argument("--shuffle", action="store_true", help="shuffle each list (reproducible with --seed)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--allowed-root", action="append", default=None,
+                   help="listed images must be inside these folders")
     return p
+
+
+def _root_checker(roots):
+    if not roots:
+        return None
+
+    def check(path):
+        if not files.inside_roots(path, roots):
+            raise ValueError(f'image "{path}" is outside the folders this server may read')
+    return check
 
 
 def main(argv=None):
@@ -34,6 +48,7 @@ def main(argv=None):
         emit("warning", message=f"the labels file lists only {len(labels)} class")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 31)
     splits = {}
+    check = _root_checker(args.allowed_root)
     for split in files.SPLITS:
         path = getattr(args, f"{split}_list")
         if not path:
@@ -42,7 +57,8 @@ def main(argv=None):
         if base and not os.path.isdir(base):
             raise files.ListFileError(f'{split} base folder "{base}" does not exist')
         # without a base folder, relative paths are relative to the list file itself
-        items = files.read_list(path, len(labels), base_folder=base or os.path.dirname(os.path.abspath(path)),
+        base = base or os.path.dirname(os.path.abspath(path))
+        items = files.read_list(path, len(labels), base_folder=base, check_path=check,
                                 display_name=f"{split} list ({os.path.basename(path)})")
         if not items:
             raise files.ListFileError(f'{split} list "{os.path.basename(path)}" has no images')

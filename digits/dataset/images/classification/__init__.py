@@ -1,0 +1,1 @@
+"""Image classification datasets: folder/textfile/archive sources → labels + LMDBs + mean."""

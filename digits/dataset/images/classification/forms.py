@@ -1,0 +1,86 @@
+"""The new image classification dataset form, with DIGITS' field names (REST clients post the same)."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from digits.utils.forms import DataRequired
+
+# HTML sends nothing for an unchecked box, REST clients send "0"/"false": all mean False.
+FALSE_VALUES = ("false", "False", "0", "", "no", "off")
+
+
+def _greater_or_equal(other):
+    def check(form, field):
+        low = getattr(form, other).data
+        if field.data is not None and low is not None and field.data < low:
+            raise ValidationError(f"must be at least the minimum per class ({low})")
+    return check
+
+
+def _per_class(label, default=None, extra=()):
+    return IntegerField(label, default=default, validators=[Optional(), NumberRange(min=1), *extra])
+
+
+class ImageClassificationDatasetForm(FlaskForm):
+    class Meta:
+        csrf = False    # enforced for browsers in webapp, before any view runs
+
+    dataset_name = StringField("Dataset name", validators=[DataRequired()])
+    group_name = StringField("Group name", validators=[Optional()])
+
+    resize_channels = SelectField("Image type", choices=[("3", "Color"), ("1", "Grayscale")], default="3")
+    resize_width = IntegerField("Resize width", default=256, validators=[DataRequired(), NumberRange(1, 8192)])
+    resize_height = IntegerField("Resize height", default=256, validators=[DataRequired(), NumberRange(1, 8192)])
+    resize_mode = SelectField("Resize transformation", default="squash", choices=[
+        ("squash", "Squash"), ("crop", "Crop"), ("fill", "Fill"), ("half_crop", "Half crop, half fill")])
+    encoding = SelectField("Image encoding", default="png", choices=[
+        ("png", "PNG (lossless)"), ("jpg", "JPEG (lossy, 90% quality)"), ("none", "None (raw pixels)")])
+    backend = SelectField("DB backend", choices=[("lmdb", "LMDB")], default="lmdb")
+    method = SelectField("Dataset type", default="folder", choices=[
+        ("folder", "Folder"), ("textfile", "Textfiles")])
+    random_seed = IntegerField("Split seed", validators=[Optional(), NumberRange(0, 2 ** 31 - 1)],
+                               description="Same seed and images → same train/val/test split")
+
+    # ----- method: folder (a server folder, or an uploaded archive of class folders)
+    folder_train = StringField("Training images")
+    folder_train_archive = FileField("…or upload a .zip / .tar of class folders")
+    folder_pct_val = IntegerField("% for validation", default=25, validators=[Optional(), NumberRange(0, 100)])
+    folder_pct_test = IntegerField("% for testing", default=0, validators=[Optional(), NumberRange(0, 100)])
+    folder_train_min_per_class = _per_class("Minimum samples per class", 2)
+    folder_train_max_per_class = _per_class("Maximum samples per class",
+                                            extra=[_greater_or_equal("folder_train_min_per_class")])
+    has_val_folder = BooleanField("Separate validation images folder", false_values=FALSE_VALUES)
+    folder_val = StringField("Validation images")
+    folder_val_min_per_class = _per_class("Minimum samples per class", 2)
+    folder_val_max_per_class = _per_class("Maximum samples per class",
+                                          extra=[_greater_or_equal("folder_val_min_per_class")])
+    has_test_folder = BooleanField("Separate test images folder", false_values=FALSE_VALUES)
+    folder_test = StringField("Test images")
+    folder_test_min_per_class = _per_class("Minimum samples per class", 2)
+    folder_test_max_per_class = _per_class("Maximum samples per class",
+                                           extra=[_greater_or_equal("folder_test_min_per_class")])
+
+    # ----- method: textfile ("path label" lists, uploaded or on the server)
+    textfile_use_local_files = BooleanField("Use local files", false_values=FALSE_VALUES)
+    textfile_train_images = FileField("Training images")
+    textfile_local_train_images = StringField("Training images")
+    textfile_train_folder = StringField("Training images folder")
+    textfile_use_val = BooleanField("Validation set", default=True, false_values=FALSE_VALUES)
+    textfile_val_images = FileField("Validation images")
+    textfile_local_val_images = StringField("Validation images")
+    textfile_val_folder = StringField("Validation images folder")
+    textfile_use_test = BooleanField("Test set", default=False, false_values=FALSE_VALUES)
+    textfile_test_images = FileField("Test images")
+    textfile_local_test_images = StringField("Test images")
+    textfile_test_folder = StringField("Test images folder")
+    # A select, not a checkbox, so that REST clients get DIGITS' default (shuffle) by sending nothing.
+    textfile_shuffle = SelectField("Shuffle lines", choices=[("1", "Yes"), ("0", "No")], default="1")
+    textfile_labels_file = FileField("Labels")
+    textfile_local_labels_file = StringField("Labels")
+
+    def validate_folder_pct_test(self, field):
+        val = 0 if self.has_val_folder.data else (self.folder_pct_val.data or 0)
+        test = 0 if self.has_test_folder.data else (field.data or 0)
+        if self.method.data == "folder" and val + test >= 100:
+            raise ValidationError(f"validation ({val}%) + test ({test}%) must leave some images for training")
