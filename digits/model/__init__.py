@@ -1,0 +1,1 @@
+"""Model jobs and the training engine (solvers, LR policies, preprocessing, snapshots, trainer)."""

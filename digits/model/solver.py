@@ -1,0 +1,108 @@
+"""Caffe solver types mapped onto torch optimizers.
+
+Caffe's update rules and the torch optimizer that computes the same thing:
+
+    SGD       v = momentum*v + lr*(g + wd*w); w -= v      → torch SGD(momentum)          (same for a fixed lr)
+    NESTEROV  Caffe's Nesterov momentum                    → torch SGD(momentum, nesterov=True)
+    ADAGRAD   h += g²; w -= lr*g/(sqrt(h)+delta)           → torch Adagrad(eps=delta)
+    RMSPROP   h = rms_decay*h + (1-rms_decay)*g²; w -= lr*g/(sqrt(h)+delta)
+                                                           → torch RMSprop(alpha=rms_decay, eps=delta)
+    ADADELTA  rho = momentum (Caffe reuses the field)      → torch Adadelta(rho=momentum, eps=delta)
+    ADAM      beta1 = momentum, beta2 = momentum2 (0.999)  → torch Adam(betas, eps=delta)
+
+delta is Caffe's default 1e-8 everywhere. weight_decay is L2 added to the gradient, as in Caffe
+(regularization_type "L2"), for every solver. Gradient accumulation (Caffe's iter_size, DIGITS'
+batch_accumulation) is handled by the trainer, which divides each mini-batch loss by the count.
+"""
+import math
+
+import torch
+
+SOLVER_TYPES = ("SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM")
+CAFFE_DELTA = 1e-8
+ADAM_MOMENTUM2 = 0.999
+
+
+class SolverError(ValueError):
+    """Solver settings that cannot be used; the message names the field."""
+
+
+def _float(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise SolverError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise SolverError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def optimizer_spec(solver_type, learning_rate, momentum=0.9, weight_decay=0.0, rms_decay=0.99):
+    """(torch optimizer class, kwargs) for a Caffe solver type and DIGITS' form fields."""
+    solver_type = str(solver_type or "SGD").upper()
+    if solver_type not in SOLVER_TYPES:
+        raise SolverError(f"solver_type must be one of {', '.join(SOLVER_TYPES)}, got {solver_type!r}")
+    lr = _float("learning_rate", learning_rate)
+    if not lr > 0:
+        raise SolverError(f"learning_rate must be > 0, got {learning_rate!r}")
+    momentum = _float("momentum", 0.9 if momentum is None else momentum)
+    weight_decay = _float("weight_decay", weight_decay or 0.0)
+    if not 0.0 <= momentum < 1.0:
+        raise SolverError(f"momentum must be in [0, 1), got {momentum}")
+    if weight_decay < 0:
+        raise SolverError(f"weight_decay must be >= 0, got {weight_decay}")
+    common = {"lr": lr, "weight_decay": weight_decay}
+    if solver_type == "SGD":
+        return torch.optim.SGD, dict(common, momentum=momentum)
+    if solver_type == "NESTEROV":
+        if momentum <= 0:
+            raise SolverError("momentum must be > 0 for the NESTEROV solver")
+        return torch.optim.SGD, dict(common, momentum=momentum, nesterov=True)
+    if solver_type == "ADAGRAD":
+        return torch.optim.Adagrad, dict(common, eps=CAFFE_DELTA)
+    if solver_type == "RMSPROP":
+        rms_decay = _float("rms_decay", 0.99 if rms_decay is None else rms_decay)
+        if not 0.0 < rms_decay < 1.0:
+            raise SolverError(f"rms_decay must be in (0, 1), got {rms_decay}")
+        return torch.optim.RMSprop, dict(common, alpha=rms_decay, eps=CAFFE_DELTA)
+    if solver_type == "ADADELTA":
+        return torch.optim.Adadelta, dict(common, rho=momentum, eps=CAFFE_DELTA)
+    return torch.optim.Adam, dict(common, betas=(momentum, ADAM_MOMENTUM2), eps=CAFFE_DELTA)
+
+
+def param_groups(module, transferred=(), lr_multiplier=1.0, base_lr=None):
+    """Split trainable parameters into groups; transferred ones get `lr_multiplier` × the base LR.
+
+    `transferred` holds state_dict keys loaded from a pretrained model. Groups carry their own "lr"
+    so LambdaLR scales each group from its own initial value.
+    """
+    transferred = set(transferred)
+    fresh, loaded = [], []
+    for name, param in module.named_parameters():
+        if param.requires_grad:
+            (loaded if name in transferred else fresh).append(param)
+    groups = []
+    if fresh:
+        groups.append({"params": fresh, "name": "fresh"})
+    if loaded:
+        group = {"params": loaded, "name": "pretrained"}
+        if base_lr is not None:
+            group["lr"] = float(base_lr) * float(lr_multiplier)
+        groups.append(group)
+    if not groups:
+        raise SolverError("the network has no trainable parameters")
+    return groups
+
+
+def make_optimizer(module, config, transferred=()):
+    """The torch optimizer for a train_config dict (solver_type, learning_rate, momentum, ...)."""
+    cls, kwargs = optimizer_spec(
+        config.get("solver_type", "SGD"), config.get("learning_rate", 0.01),
+        momentum=config.get("momentum"), weight_decay=config.get("weight_decay"),
+        rms_decay=config.get("rms_decay"))
+    pretrained = config.get("pretrained") or {}
+    multiplier = float(pretrained.get("lr_multiplier", 1.0) if pretrained else 1.0)
+    if multiplier < 0:
+        raise SolverError(f"pretrained.lr_multiplier must be >= 0, got {multiplier}")
+    groups = param_groups(module, transferred, multiplier, base_lr=kwargs["lr"])
+    return cls(groups, **kwargs)

@@ -1,0 +1,91 @@
+"""Each solver type against Caffe's update rule written out by hand (sgd_solver.cpp & friends)."""
+import numpy as np
+import pytest
+import torch
+
+from digits.model.solver import SolverError, make_optimizer, optimizer_spec
+
+LR, MOM, WD, RMS, DELTA = 0.05, 0.9, 0.01, 0.95, 1e-8
+
+
+def caffe_steps(solver, w, grads):
+    """Caffe's ComputeUpdateValue for `solver`, fixed LR, L2 weight decay; returns the weights."""
+    w = w.astype(np.float64).copy()
+    h = np.zeros_like(w)
+    h2 = np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        g = g + WD * w                                    # Regularize (L2)
+        if solver == "SGD":
+            h = MOM * h + LR * g
+            w -= h
+        elif solver == "NESTEROV":
+            prev = h.copy()
+            h = MOM * h + LR * g
+            w -= (1 + MOM) * h - MOM * prev
+        elif solver == "ADAGRAD":
+            h += g * g
+            w -= LR * g / (np.sqrt(h) + DELTA)
+        elif solver == "RMSPROP":
+            h = RMS * h + (1 - RMS) * g * g
+            w -= LR * g / (np.sqrt(h) + DELTA)
+        elif solver == "ADADELTA":
+            h = MOM * h + (1 - MOM) * g * g
+            update = g * np.sqrt(h2 + DELTA) / np.sqrt(h + DELTA)
+            h2 = MOM * h2 + (1 - MOM) * update * update
+            w -= LR * update
+        elif solver == "ADAM":
+            b2 = 0.999
+            h = MOM * h + (1 - MOM) * g
+            h2 = b2 * h2 + (1 - b2) * g * g
+            correction = np.sqrt(1 - b2 ** t) / (1 - MOM ** t)
+            w -= LR * correction * h / (np.sqrt(h2) + DELTA)
+    return w
+
+
+@pytest.mark.parametrize("solver", ["SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM"])
+def test_solver_matches_caffe_update(solver):
+    rng = np.random.default_rng(1)
+    w0 = rng.normal(size=(4, 3))
+    grads = [rng.normal(size=(4, 3)) for _ in range(4)]
+    module = torch.nn.Linear(3, 4, bias=False).double()
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(w0))
+    config = {"solver_type": solver, "learning_rate": LR, "momentum": MOM, "weight_decay": WD, "rms_decay": RMS}
+    opt = make_optimizer(module, config)
+    for g in grads:
+        module.weight.grad = torch.from_numpy(g.copy())
+        opt.step()
+    # torch's Adam adds eps after the bias correction of sqrt(v), Caffe before: ~1e-6 apart
+    rtol = 2e-5 if solver == "ADAM" else 1e-9
+    np.testing.assert_allclose(module.weight.detach().numpy(), caffe_steps(solver, w0, grads), rtol=rtol,
+                               atol=1e-12)
+
+
+def test_spec_maps_hyper_parameters():
+    cls, kw = optimizer_spec("RMSPROP", 0.1, momentum=0.5, weight_decay=0.2, rms_decay=0.9)
+    assert cls is torch.optim.RMSprop and kw == {"lr": 0.1, "weight_decay": 0.2, "alpha": 0.9, "eps": 1e-8}
+    cls, kw = optimizer_spec("ADAM", 0.1, momentum=0.8)
+    assert cls is torch.optim.Adam and kw["betas"] == (0.8, 0.999)
+    cls, kw = optimizer_spec("ADADELTA", 1.0, momentum=0.95)
+    assert cls is torch.optim.Adadelta and kw["rho"] == 0.95
+    cls, kw = optimizer_spec("nesterov", 0.1)
+    assert cls is torch.optim.SGD and kw["nesterov"] is True
+
+
+def test_pretrained_layers_get_the_multiplier():
+    module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    config = {"solver_type": "SGD", "learning_rate": 0.1, "pretrained": {"file": "x", "lr_multiplier": 0.1}}
+    opt = make_optimizer(module, config, transferred={"0.weight", "0.bias"})
+    lrs = {g["name"]: (g["lr"], len(g["params"])) for g in opt.param_groups}
+    assert lrs == {"fresh": (0.1, 2), "pretrained": (pytest.approx(0.01), 2)}
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"solver_type": "LBFGS"}, "solver_type"), ({"learning_rate": 0}, "learning_rate"),
+    ({"learning_rate": "fast"}, "learning_rate"), ({"momentum": 1.5}, "momentum"),
+    ({"weight_decay": -1}, "weight_decay"), ({"solver_type": "RMSPROP", "rms_decay": 1.0}, "rms_decay")])
+def test_bad_settings_name_the_field(kwargs, field):
+    args = {"solver_type": "SGD", "learning_rate": 0.1}
+    args.update(kwargs)
+    with pytest.raises(SolverError, match=field):
+        optimizer_spec(**args)
