@@ -20,6 +20,7 @@ KIND_MODULES = [
     "digits.views",
     "digits.job_views",
     "digits.openapi",
+    "digits.dataset.images.classification.views",
     "digits.model.images.classification.views",
 ]
 
