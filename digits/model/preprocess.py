@@ -1,0 +1,178 @@
+"""Turning a dataset image into the network's input — the one function training, validation and
+inference share, so the server and the downloaded archive reproduce the same numbers.
+
+Input: a uint8 (or float 0..255) tensor C×H×W, RGB channel order, at the dataset's size (inference
+resizes with the dataset's resize_mode first). Steps, in Caffe's DataTransformer order:
+
+    1. subtract the mean — "image": the mean image at the crop's position; "pixel": the per-channel
+       mean of the mean image; "none": nothing
+    2. crop to crop_size × crop_size — random position in training, centered otherwise
+       (offset = (size - crop) // 2, like Caffe)
+    3. multiply by `scale`
+    4. whitening (per-image standardization: (x - mean(x)) / max(std(x), 1/sqrt(numel))) when the
+       training used the "whitening" augmentation — applied in every phase so inference matches
+
+Default scale when the network does not give one (a prototxt data layer's transform_param.scale):
+1.0 for Caffe networks (Caffe's own default, which their initialisations assume) and 1/255 for
+Python networks (inputs in [0, 1], or [-1, 1] with a mean subtracted).
+"""
+import json
+import math
+import os
+import shutil
+
+import torch
+
+from digits.dataset.files import atomic_write_json
+
+PREPROCESS_FILE = "preprocess.json"
+MEAN_MODES = ("none", "image", "pixel")
+
+
+class PreprocessError(ValueError):
+    """Preprocessing settings that cannot work; the message names the field."""
+
+
+def default_scale(framework):
+    return 1.0 if framework == "caffe" else 1.0 / 255.0
+
+
+class Preprocess:
+    """Preprocessing parameters (as stored in preprocess.json) plus the loaded mean."""
+
+    def __init__(self, channels, height, width, num_classes, resize_mode="squash", crop_size=None,
+                 mean="none", mean_file=None, scale=1.0, whitening=False, mean_array=None):
+        self.channels, self.height, self.width = int(channels), int(height), int(width)
+        self.num_classes = int(num_classes)
+        self.resize_mode = resize_mode
+        self.crop_size = int(crop_size) if crop_size else None
+        self.mean = mean or "none"
+        self.mean_file = mean_file
+        self.scale = float(scale)
+        self.whitening = bool(whitening)
+        if self.mean not in MEAN_MODES:
+            raise PreprocessError(f"use_mean must be one of {', '.join(MEAN_MODES)}, got {self.mean!r}")
+        if self.crop_size is not None and (self.crop_size < 1 or self.crop_size > min(self.height, self.width)):
+            raise PreprocessError(f"crop_size {self.crop_size} does not fit the {self.width}×{self.height} images")
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise PreprocessError(f"scale must be a positive number, got {scale!r}")
+        self._mean_tensor = None
+        if self.mean != "none":
+            if mean_array is None:
+                raise PreprocessError(f"use_mean={self.mean!r} needs the dataset's mean file")
+            self._set_mean(torch.as_tensor(mean_array, dtype=torch.float32))
+
+    def _set_mean(self, mean):
+        if mean.dim() != 3 or mean.shape[0] != self.channels:
+            raise PreprocessError(f"mean file has shape {tuple(mean.shape)}, expected {self.channels} channels")
+        if self.mean == "pixel":
+            self._mean_tensor = mean.mean(dim=(1, 2), keepdim=True).contiguous()
+        else:
+            if tuple(mean.shape[1:]) != (self.height, self.width):
+                raise PreprocessError(f"mean image is {mean.shape[2]}×{mean.shape[1]}, "
+                                      f"the images are {self.width}×{self.height}")
+            self._mean_tensor = mean.contiguous()
+
+    @property
+    def output_shape(self):
+        """(C, H, W) the network receives."""
+        if self.crop_size:
+            return (self.channels, self.crop_size, self.crop_size)
+        return (self.channels, self.height, self.width)
+
+    def crop_offset(self, train=False, generator=None):
+        """(top, left) of the crop; random in training (Caffe draws it per image)."""
+        if not self.crop_size:
+            return 0, 0
+        spare_h, spare_w = self.height - self.crop_size, self.width - self.crop_size
+        if train:
+            top = int(torch.randint(spare_h + 1, (1,), generator=generator)) if spare_h else 0
+            left = int(torch.randint(spare_w + 1, (1,), generator=generator)) if spare_w else 0
+            return top, left
+        return spare_h // 2, spare_w // 2
+
+    def __call__(self, image, train=False, generator=None):
+        """uint8/float tensor C×H×W (or N×C×H×W, one crop for all) → float32 network input."""
+        if image.dim() not in (3, 4):
+            raise PreprocessError(f"expected an image tensor C×H×W, got shape {tuple(image.shape)}")
+        if tuple(image.shape[-3:]) != (self.channels, self.height, self.width):
+            raise PreprocessError(f"image has shape {tuple(image.shape[-3:])}, the model expects "
+                                  f"{(self.channels, self.height, self.width)} (C, H, W)")
+        top, left = self.crop_offset(train, generator)
+        size_h = self.crop_size or self.height
+        size_w = self.crop_size or self.width
+        x = image[..., top:top + size_h, left:left + size_w].to(torch.float32)
+        if self._mean_tensor is not None:
+            mean = self._mean_tensor
+            if self.mean == "image":
+                mean = mean[:, top:top + size_h, left:left + size_w]
+            x = x - mean.to(x.device)
+        if self.scale != 1.0:
+            x = x * self.scale
+        if self.whitening:
+            x = standardize(x)
+        return x.contiguous()
+
+    def to_json(self):
+        return {"channels": self.channels, "height": self.height, "width": self.width,
+                "resize_mode": self.resize_mode, "crop_size": self.crop_size, "mean": self.mean,
+                "mean_file": self.mean_file if self.mean != "none" else None, "scale": self.scale,
+                "whitening": self.whitening, "channel_order": "RGB", "num_classes": self.num_classes}
+
+
+def standardize(x):
+    """Per-image standardization over the last three dims (TensorFlow's per_image_standardization)."""
+    dims = (-3, -2, -1)
+    numel = x.shape[-3] * x.shape[-2] * x.shape[-1]
+    mean = x.mean(dim=dims, keepdim=True)
+    std = x.std(dim=dims, keepdim=True, unbiased=False).clamp_min(1.0 / math.sqrt(numel))
+    return (x - mean) / std
+
+
+def from_training(info, config, network, framework):
+    """Preprocess for a training run: dataset info (read_dataset_info), train config, built network."""
+    from digits.dataset.reader import load_mean
+
+    height, width, channels = info["image_dims"]
+    crop = config.get("crop_size") or getattr(network, "crop_size", None)
+    mean_mode = config.get("use_mean") or "none"
+    mean_array = None
+    mean_name = info.get("mean_file") or "mean.binaryproto"
+    if mean_mode != "none":
+        mean_path = os.path.join(info["dir"], mean_name)
+        if not os.path.exists(mean_path):
+            raise PreprocessError(f'use_mean={mean_mode!r} but the dataset has no mean file "{mean_name}"')
+        mean_array = load_mean(mean_path)
+    scale = getattr(network, "scale", None)
+    augmentation = config.get("augmentation") or {}
+    return Preprocess(channels, height, width, info["num_classes"], resize_mode=info.get("resize_mode", "squash"),
+                      crop_size=crop, mean=mean_mode, mean_file=os.path.basename(mean_name),
+                      scale=default_scale(framework) if scale is None else scale,
+                      whitening=bool(augmentation.get("whitening")), mean_array=mean_array)
+
+
+def write_model_files(preprocess, model_dir, dataset_dir):
+    """preprocess.json and (when a mean is used) a copy of the mean file in the model folder."""
+    if preprocess.mean != "none":
+        src = os.path.join(dataset_dir, preprocess.mean_file)
+        dst = os.path.join(model_dir, preprocess.mean_file)
+        tmp = dst + ".tmp"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    atomic_write_json(os.path.join(model_dir, PREPROCESS_FILE), preprocess.to_json())
+
+
+def load(model_dir):
+    """Preprocess from a model folder's preprocess.json (and mean copy) — for inference."""
+    from digits.dataset.reader import load_mean
+
+    with open(os.path.join(model_dir, PREPROCESS_FILE)) as f:
+        params = json.load(f)
+    mean_array = None
+    if params.get("mean", "none") != "none":
+        mean_array = load_mean(os.path.join(model_dir, params["mean_file"]))
+    return Preprocess(params["channels"], params["height"], params["width"], params["num_classes"],
+                      resize_mode=params.get("resize_mode", "squash"), crop_size=params.get("crop_size"),
+                      mean=params.get("mean", "none"), mean_file=params.get("mean_file"),
+                      scale=params.get("scale", 1.0), whitening=params.get("whitening", False),
+                      mean_array=mean_array)

@@ -1,0 +1,131 @@
+"""Snapshots: snapshot_epoch_<N>.pt in the model folder, written atomically, read with weights_only.
+
+Contents: {"epoch": N, "model": state_dict, "optimizer": state_dict, "lr_scheduler": state_dict,
+"scaler": GradScaler state or None, "rng": {...}, "random_seed": int, "iteration": int}.
+RNG states are stored as tensors / plain lists (no numpy objects) so torch.load(weights_only=True)
+accepts them.
+"""
+import contextlib
+import os
+import random
+import re
+import secrets
+
+import numpy as np
+import torch
+
+_NAME = re.compile(r"^snapshot_epoch_(\d+)\.pt$")
+
+
+def snapshot_name(epoch):
+    return f"snapshot_epoch_{int(epoch)}.pt"
+
+
+def list_snapshots(model_dir):
+    """[(epoch, path)] newest first."""
+    found = []
+    try:
+        names = os.listdir(model_dir)
+    except OSError:
+        return []
+    for name in names:
+        match = _NAME.match(name)
+        if match:
+            found.append((int(match.group(1)), os.path.join(model_dir, name)))
+    return sorted(found, reverse=True)
+
+
+def save(path, state):
+    """torch.save to a temp file in the same folder, fsync, then os.replace."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load(path, map_location="cpu"):
+    """A snapshot dict; raises ValueError naming the file when it is not a usable snapshot."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise ValueError(f'"{os.path.basename(path)}" is not a readable snapshot: {exc}') from None
+    missing = [k for k in ("epoch", "model", "optimizer", "lr_scheduler") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f'"{os.path.basename(path)}" is not a training snapshot (missing {", ".join(missing)})')
+    return state
+
+
+def load_latest(model_dir, warn=None):
+    """The newest loadable snapshot dict (corrupt/partial ones are skipped with a warning), or None."""
+    for _epoch, path in list_snapshots(model_dir):
+        try:
+            return load(path)
+        except ValueError as exc:
+            if warn:
+                warn(f"skipping snapshot: {exc}")
+    return None
+
+
+def load_weights(path):
+    """A state_dict from a snapshot dict (its "model") or a bare state_dict .pt file."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f'cannot load pretrained weights "{path}": {exc}') from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'"{path}" holds neither a state_dict nor a snapshot with a "model" state_dict')
+    return {_strip_prefix(k): v for k, v in state.items()}
+
+
+def _strip_prefix(key):
+    # DDP / torch.compile wrappers prefix every key
+    for prefix in ("module.", "_orig_mod."):
+        while key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
+def capture_rng():
+    """Python, numpy, torch (and CUDA) RNG states in weights_only-loadable form."""
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state = {
+        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
+                   "gauss": py_gauss},
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_rng(state):
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def model_state(module):
+    """CPU, contiguous state_dict of the bare module (no DDP prefix, no channels_last strides)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if isinstance(module, DistributedDataParallel):
+        module = module.module
+    return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}

@@ -1,0 +1,280 @@
+"""The training loop behind `python -m digits.tools.train`.
+
+One iteration (Caffe's sense) is one optimizer step over `batch_accumulation` mini-batches; the LR
+policy steps per iteration. Train loss/LR are reported ~10 times per epoch, validation every
+`val_interval` epochs (and at the end), snapshots every `snapshot_interval` epochs (and at the end).
+Losses are accumulated on the device and read back only at report points, so the loop does not
+wait for the GPU every step.
+"""
+import contextlib
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from digits.model import preprocess as prep
+from digits.model import snapshot, trainer_setup
+from digits.model.augment import Augment
+from digits.model.lr_policy import make_scheduler
+from digits.model.solver import make_optimizer
+from digits.model.trainer_data import ImageView, SeededTrainSampler, ShardSampler, default_workers, make_loader
+from digits.model.trainer_setup import TrainingError
+
+REPORTS_PER_EPOCH = 10
+
+
+def due(epoch, interval):
+    """True when a multiple of `interval` (epochs, may be fractional) falls in (epoch-1, epoch]."""
+    if interval <= 0:
+        return False
+    return math.floor(epoch / interval + 1e-9) > math.floor((epoch - 1) / interval + 1e-9)
+
+
+class Trainer:
+    def __init__(self, job_dir, config, runtime):
+        self.job_dir = os.path.abspath(job_dir)
+        self.config = config
+        self.rt = runtime
+        self.nan_warned = False
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def setup(self):
+        from digits.dataset.reader import LmdbDataset, read_dataset_info
+
+        cfg, rt = self.config, self.rt
+        try:
+            self.info = read_dataset_info(cfg["dataset_dir"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise TrainingError(f"cannot read the dataset in {cfg['dataset_dir']}: {exc}") from None
+        splits = self.info.get("splits", {})
+        if not splits.get("train", {}).get("count"):
+            raise TrainingError("the dataset has no training images")
+        self.resume_state = snapshot.load_latest(self.job_dir, warn=lambda m: rt.emit("warning", message=m))
+        seed = self.resume_state.get("random_seed") if self.resume_state else cfg["random_seed"]
+        if seed is None:
+            seed = trainer_setup.new_seed() if rt.is_main else None
+        self.seed = rt.broadcast_int(seed)
+        trainer_setup.seed_everything(self.seed)
+
+        height, width, channels = self.info["image_dims"]
+        num_classes = int(self.info["num_classes"])
+        crop = cfg["crop_size"]
+        shape = (channels, crop, crop) if crop else (channels, height, width)
+        source = trainer_setup.read_source(cfg)
+        self.network, module = trainer_setup.build(cfg, source, shape, num_classes)
+        if not crop and getattr(self.network, "crop_size", None):  # the network's own data-layer crop
+            crop = self.network.crop_size
+            shape = (channels, crop, crop)
+            self.network, module = trainer_setup.build(cfg, source, shape, num_classes)
+        try:
+            self.pre = prep.from_training(self.info, cfg, self.network, cfg["network"]["framework"])
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        trainer_setup.check_fit(module, self.pre.output_shape, num_classes, source)
+        if rt.is_main:
+            prep.write_model_files(self.pre, self.job_dir, cfg["dataset_dir"])
+
+        transferred = set()
+        if cfg["pretrained"] and not self.resume_state:
+            transferred, loaded, fresh = trainer_setup.transfer_pretrained(module, cfg["pretrained"]["file"])
+            if not loaded:
+                rt.emit("warning", message="no layer of the pretrained model matched this network (names/shapes)")
+            rt.emit("result", pretrained_file=cfg["pretrained"]["file"], pretrained_loaded_layers=loaded,
+                    pretrained_fresh_layers=fresh)
+        self.module = module.to(rt.device)
+        if rt.cuda:
+            self.module = self.module.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
+        self.optimizer = make_optimizer(self.module, cfg, transferred)
+        self.model = self.module
+        if rt.distributed:
+            self.model = DistributedDataParallel(self.module, device_ids=[rt.device.index] if rt.cuda else None)
+
+        augment = Augment(cfg["augmentation"])
+        if augment.quad_rot in ("rot90", "rotall") and height != width:
+            rt.emit("warning", message="quadrant rotation by 90° needs square images; only 180° turns are used")
+        self.batch_size = trainer_setup.batch_size_for(cfg, self.network)
+        workers = default_workers(rt.cuda, rt.world_size)
+        train_records = LmdbDataset(os.path.join(cfg["dataset_dir"], splits["train"].get("db", "train_db")))
+        self.train_sampler = SeededTrainSampler(len(train_records), self.seed, cfg["shuffle"], rt.rank,
+                                                rt.world_size)
+        self.train_loader = make_loader(ImageView(train_records, self.pre, augment if augment.active else None),
+                                        self.train_sampler, self.batch_size, workers, rt.cuda)
+        self.eval_loaders = {}
+        for phase in ("val", "test"):
+            split = splits.get(phase) or {}
+            db = os.path.join(cfg["dataset_dir"], split.get("db", f"{phase}_db"))
+            if split.get("count") and os.path.isdir(db):
+                records = LmdbDataset(db)
+                self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
+                                                       ShardSampler(len(records), rt.rank, rt.world_size),
+                                                       self.batch_size, workers, rt.cuda)
+
+        self.batches_per_epoch = len(self.train_loader)
+        accum = cfg["batch_accumulation"]
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / accum)
+        self.max_iter = self.steps_per_epoch * cfg["train_epochs"]
+        try:
+            self.scheduler = make_scheduler(self.optimizer, cfg["lr_policy"], self.max_iter)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        self.lr_factor = self.scheduler.lr_lambdas[0]
+        self.scaler = torch.amp.GradScaler("cuda", enabled=rt.amp)
+        self.start_epoch = 1
+        if self.resume_state:
+            self._resume(self.resume_state)
+        self.resume_state = None  # free the memory
+
+    def _resume(self, state):
+        epoch = int(state["epoch"])
+        try:
+            self.module.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["lr_scheduler"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise TrainingError(f"snapshot of epoch {epoch} does not match this network/solver: {exc}") from None
+        snapshot.restore_rng(state["rng"])
+        self.start_epoch = epoch + 1
+        self.rt.emit("resumed", epoch=epoch)
+
+    # ---- loop ---------------------------------------------------------------------------------
+    def run(self):
+        cfg, rt = self.config, self.rt
+        self.setup()
+        epochs = cfg["train_epochs"]
+        params = sum(p.numel() for p in self.module.parameters())
+        rt.emit("result", batch_size=self.batch_size, iterations_per_epoch=self.steps_per_epoch,
+                max_iter=self.max_iter, random_seed=self.seed, device=rt.describe(), parameters=params,
+                world_size=rt.world_size)
+        last_val, last_train, speeds = {}, None, []
+        for epoch in range(self.start_epoch, epochs + 1):
+            started = time.perf_counter()
+            last_train, images = self.train_epoch(epoch)
+            speeds.append(images / max(1e-9, time.perf_counter() - started))
+            print(f"epoch {epoch}: {speeds[-1]:.1f} images/s (this rank)", file=sys.stderr, flush=True)
+            final = epoch == epochs
+            if "val" in self.eval_loaders and (final or due(epoch, cfg["val_interval"])):
+                last_val = self.evaluate("val")
+                for name, value in last_val.items():
+                    rt.emit("metric", phase="val", name=name, epoch=epoch, value=value)
+            if final or due(epoch, cfg["snapshot_interval"]):
+                self.save_snapshot(epoch)
+        results = {"final_epoch": epochs}
+        if last_train is not None:
+            results["train_loss"] = last_train
+        results.update({f"val_{k}": v for k, v in last_val.items()})
+        if speeds:
+            steady = speeds[1:] or speeds
+            results["train_images_per_sec"] = rt.world_size * sum(steady) / len(steady)
+        if "test" in self.eval_loaders:
+            test = self.evaluate("test")
+            results.update({f"test_{k}": v for k, v in test.items()})
+        rt.emit("progress", value=1.0, epoch=float(epochs))
+        rt.emit("result", **results)
+        return results
+
+    def train_epoch(self, epoch):
+        cfg, rt = self.config, self.rt
+        self.model.train()
+        self.train_sampler.set_epoch(epoch)
+        accum = cfg["batch_accumulation"]
+        n = self.batches_per_epoch
+        report_every = max(1, self.steps_per_epoch // REPORTS_PER_EPOCH)
+        running = torch.zeros(2, dtype=torch.float64, device=rt.device)  # loss sum, images
+        epoch_loss = torch.zeros(2, dtype=torch.float64, device=rt.device)
+        steps, images, group_size, last_report = 0, 0, 1, None
+        for i, (x, y) in enumerate(self.train_loader):
+            pos = i % accum
+            if pos == 0:
+                group_size = min(accum, n - i)
+            last_in_group = pos == group_size - 1
+            x = x.to(rt.device, non_blocking=True)
+            if rt.cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = y.to(rt.device, non_blocking=True)
+            sync = self.model.no_sync() if rt.distributed and not last_in_group else contextlib.nullcontext()
+            with sync:
+                with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
+                    loss = F.cross_entropy(self.model(x), y)
+                self.scaler.scale(loss / group_size).backward()
+            running[0] += loss.detach().double() * y.shape[0]
+            running[1] += y.shape[0]
+            images += y.shape[0]
+            if not last_in_group:
+                continue
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            used_iteration = self.scheduler.last_epoch
+            self.scheduler.step()
+            steps += 1
+            if steps % report_every == 0 or i == n - 1:
+                last_report = self._report(epoch, (i + 1) / n, running, used_iteration)
+                epoch_loss += running
+                running.zero_()
+        epoch_loss = rt.all_sum(epoch_loss) if rt.distributed else epoch_loss
+        return (float(epoch_loss[0] / epoch_loss[1]) if epoch_loss[1] else last_report), images
+
+    def _report(self, epoch, fraction, running, iteration):
+        rt = self.rt
+        totals = rt.all_sum(running.clone()).tolist()
+        loss = totals[0] / totals[1] if totals[1] else float("nan")
+        point = round(epoch - 1 + fraction, 6)
+        lr = float(self.config["learning_rate"]) * self.lr_factor(iteration)
+        if not math.isfinite(loss) and not self.nan_warned:
+            self.nan_warned = True
+            rt.emit("warning", message=f"training loss is {loss} at epoch {point:g}; the learning rate "
+                                       f"({lr:g}) is probably too high")
+        rt.emit("progress", value=point / self.config["train_epochs"], epoch=point)
+        rt.emit("metric", phase="train", name="loss", epoch=point, value=loss)
+        rt.emit("metric", phase="train", name="learning_rate", epoch=point, value=lr)
+        return loss
+
+    @torch.no_grad()
+    def evaluate(self, phase):
+        rt = self.rt
+        self.model.eval()
+        sums = torch.zeros(4, dtype=torch.float64, device=rt.device)  # loss, top1, top5, images
+        k = min(5, int(self.info["num_classes"]))
+        for x, y in self.eval_loaders[phase]:
+            x = x.to(rt.device, non_blocking=True)
+            if rt.cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = y.to(rt.device, non_blocking=True)
+            with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
+                out = self.module(x)  # the bare module: DDP's forward would try to sync buffers
+            out = out.float()
+            sums[0] += F.cross_entropy(out, y, reduction="sum").double()
+            top = out.topk(k, dim=1).indices == y[:, None]
+            sums[1] += top[:, 0].sum()
+            sums[2] += top.any(dim=1).sum()
+            sums[3] += y.shape[0]
+        self.model.train()
+        loss, top1, top5, count = rt.all_sum(sums).tolist()
+        if not count:
+            return {}
+        return {"loss": loss / count, "accuracy": 100.0 * top1 / count, "accuracy_top5": 100.0 * top5 / count}
+
+    def save_snapshot(self, epoch):
+        rt = self.rt
+        if not rt.is_main:
+            return
+        name = snapshot.snapshot_name(epoch)
+        state = {"epoch": epoch, "model": snapshot.model_state(self.module),
+                 "optimizer": self.optimizer.state_dict(), "lr_scheduler": self.scheduler.state_dict(),
+                 "scaler": self.scaler.state_dict() if rt.amp else None, "rng": snapshot.capture_rng(),
+                 "random_seed": self.seed, "iteration": self.scheduler.last_epoch,
+                 "framework": self.config["network"]["framework"], "preprocess": self.pre.to_json()}
+        snapshot.save(os.path.join(self.job_dir, name), state)
+        rt.emit("snapshot", epoch=epoch, file=name)
+
+
+def oom_message(batch_size):
+    return (f"CUDA out of memory at batch size {batch_size}; try a smaller batch size "
+            f"(e.g. {max(1, batch_size // 2)})")

@@ -1,0 +1,84 @@
+"""Where the training runs: one process or one rank of torch.distributed.run; CPU or CUDA.
+
+Rank 0 alone speaks the JSON-lines protocol and writes files; errors are reported by every rank
+(other ranks prefix "rank N:") because a failure may happen on one rank only.
+"""
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+from digits.tools.common import emit
+
+
+class Runtime:
+    def __init__(self):
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world_size)))
+        self.distributed = self.world_size > 1
+        self.cuda = torch.cuda.is_available()
+        if self.cuda:
+            torch.cuda.set_device(self.local_rank % torch.cuda.device_count())
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        else:
+            self.device = torch.device("cpu")
+            if self.distributed:  # ranks on one machine share its cores
+                try:
+                    cores = len(os.sched_getaffinity(0))
+                except AttributeError:  # pragma: no cover - non-Linux
+                    cores = os.cpu_count() or 1
+                torch.set_num_threads(max(1, cores // max(1, self.local_world_size)))
+        self._group = False
+        if self.distributed:
+            backend = "nccl" if self.cuda else "gloo"
+            kwargs = {"device_id": self.device} if self.cuda else {}
+            dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30), **kwargs)
+            self._group = True
+
+    @property
+    def is_main(self):
+        return self.rank == 0
+
+    @property
+    def amp(self):
+        return self.cuda
+
+    def describe(self):
+        if self.cuda:
+            name = torch.cuda.get_device_name(self.device)
+            return f"{self.world_size} × {name}" if self.distributed else name
+        return f"CPU ({self.world_size} processes)" if self.distributed else "CPU"
+
+    def emit(self, type_, **fields):
+        if self.is_main:
+            emit(type_, **fields)
+
+    def error(self, message, **fields):
+        if not self.is_main:
+            message = f"rank {self.rank}: {message}"
+        emit("error", message=message, **fields)
+
+    def all_sum(self, tensor):
+        """Sums a tensor over ranks in place (no-op with one process)."""
+        if self.distributed:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor
+
+    def broadcast_int(self, value):
+        if not self.distributed:
+            return value
+        tensor = torch.tensor([value if value is not None else -1], dtype=torch.int64, device=self.device)
+        dist.broadcast(tensor, src=0)
+        return int(tensor.item())
+
+    def barrier(self):
+        if self.distributed:
+            dist.barrier()
+
+    def close(self):
+        if self._group:
+            self._group = False
+            dist.destroy_process_group()

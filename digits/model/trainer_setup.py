@@ -1,0 +1,136 @@
+"""Setting a training run up: seeds, the network (built and checked against the image size), and
+pretrained weights."""
+import os
+import random
+import secrets
+import traceback
+
+import numpy as np
+import torch
+
+from digits.model import snapshot
+
+
+class TrainingError(RuntimeError):
+    """A training failure with a message meant for the user (becomes the job's error)."""
+
+    def __init__(self, message, detail=None):
+        super().__init__(message)
+        self.detail = detail
+
+
+def new_seed():
+    return secrets.randbelow(2**31 - 1)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+_HIDDEN_DIRS = (os.path.dirname(torch.__file__) + os.sep, os.path.dirname(os.path.abspath(__file__)) + os.sep)
+
+
+def _excerpt(exc, source=None, limit=12):
+    """The last lines of a traceback (the user's network frames come last).
+
+    A network compiled from text has no file linecache can read, so its frames' lines are filled
+    in from `source` — the user sees the line that failed.
+    """
+    lines = source.splitlines() if source else []
+    text = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(_HIDDEN_DIRS):  # torch internals and this trainer: noise to users
+            continue
+        line = frame.line
+        if not line and not os.path.isfile(frame.filename) and 0 < (frame.lineno or 0) <= len(lines):
+            line = lines[frame.lineno - 1].strip()
+        text.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        if line:
+            text.append(f"    {line}")
+    if not text:  # nothing of the user's in the stack: the message says it all
+        return ""
+    text = ["Traceback (most recent call last):", *text,
+            *"".join(traceback.format_exception_only(type(exc), exc)).rstrip().splitlines()]
+    return "\n".join(text[-limit:])
+
+
+def read_source(config):
+    with open(config["network"]["file"], encoding="utf-8") as f:
+        return f.read()
+
+
+def build(config, source, input_shape, num_classes):
+    """(Network, nn.Module) from the network's source text; failures become a TrainingError."""
+    from digits.frameworks import NetworkError, build_network
+
+    framework = config["network"]["framework"]
+    try:
+        network = build_network(framework, source, input_shape=tuple(input_shape), num_classes=num_classes)
+    except NetworkError as exc:
+        raise TrainingError(f"Network error: {exc}") from exc
+    except Exception as exc:
+        raise TrainingError(f"The network definition raised {type(exc).__name__}: {exc}\n{_excerpt(exc, source)}",
+                            detail=_excerpt(exc, source, 40)) from exc
+    module = getattr(network, "module", None)
+    if not isinstance(module, torch.nn.Module):
+        raise TrainingError(f"the {framework} network did not produce a torch nn.Module")
+    return network, module
+
+
+def check_fit(module, input_shape, num_classes, source=None):
+    """Runs a 2-image batch through the network so a misfit fails before training starts."""
+    was_training = module.training
+    module.eval()
+    entered = []  # names of the modules whose forward is running: the last one is where it failed
+    names = {id(m): name for name, m in module.named_modules()}
+
+    def enter(mod, _args):
+        entered.append(mod)
+
+    def leave(_mod, _args, _out):
+        entered.pop()  # returning None keeps the module's output
+
+    hooks = [m.register_forward_pre_hook(enter) for m in module.modules()]
+    hooks += [m.register_forward_hook(leave) for m in module.modules()]
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(2, *input_shape))
+    except Exception as exc:
+        where = ""
+        if entered and entered[-1] is not module:
+            where = f"layer '{names.get(id(entered[-1]), '?')}' ({type(entered[-1]).__name__}): "
+        raise TrainingError(f"The network does not fit the {input_shape[2]}×{input_shape[1]}×{input_shape[0]} "
+                            f"(W×H×C) input: {where}{type(exc).__name__}: {exc}\n{_excerpt(exc, source)}".rstrip(),
+                            detail=_excerpt(exc, source, 40) or None) from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
+        module.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise TrainingError(f"The network's output has shape {shape} for 2 images; it must be (2, {num_classes}) "
+                            f"— one score per class")
+
+
+def transfer_pretrained(module, path):
+    """Loads tensors whose key and shape match; returns (loaded keys, loaded layers, fresh layers)."""
+    try:
+        weights = snapshot.load_weights(path)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+    own = module.state_dict()
+    matched = {k: weights[k] for k, v in own.items() if k in weights and tuple(weights[k].shape) == tuple(v.shape)}
+    module.load_state_dict(matched, strict=False)
+    layers = {}
+    for key in own:
+        layer = key.rsplit(".", 1)[0] if "." in key else key
+        layers.setdefault(layer, []).append(key in matched)
+    loaded = [name for name, flags in layers.items() if all(flags)]
+    fresh = [name for name, flags in layers.items() if not all(flags)]
+    return set(matched), loaded, fresh
+
+
+def batch_size_for(config, network):
+    return int(config.get("batch_size") or getattr(network, "default_batch_size", None) or 64)
