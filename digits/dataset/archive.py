@@ -61,6 +61,17 @@ def _entries(path):
     return archive, out
 
 
+def check_archive_opens(path):
+    """Cheap check that path is a zip or tar at all (reads only its first header)."""
+    if zipfile.is_zipfile(path):
+        return
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            archive.next()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveError(f"not a readable .zip or .tar archive ({exc})") from None
+
+
 def check_archive(path, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):
     """Validates the listing; returns (file count, total bytes). Raises ArchiveError."""
     try:

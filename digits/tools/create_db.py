@@ -78,6 +78,9 @@ def main(argv=None):
     db_name = f"{args.split}_db"
     final_dir = os.path.join(job_dir, db_name)
     tmp_dir = os.path.join(job_dir, f".{db_name}.tmp-{os.getpid()}")
+    for name in os.listdir(job_dir):  # left by a run that was killed outright (SIGKILL, power loss)
+        if name.startswith(f".{db_name}.tmp-"):
+            shutil.rmtree(os.path.join(job_dir, name), ignore_errors=True)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, _Progress())

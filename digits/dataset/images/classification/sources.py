@@ -9,13 +9,16 @@ import os
 import random
 
 from digits.dataset import files
-from digits.dataset.archive import ArchiveError, check_archive, is_archive_name
+from digits.dataset.archive import ArchiveError, check_archive, check_archive_opens, is_archive_name
 from digits.utils.image import is_image_file
 from digits.utils.paths import PathError, resolve_user_path
 
 UPLOAD_DIR = "upload"
 EXTRACT_DIR = "images"
 SCAN_BUDGET = 20000   # directory entries looked at per folder when checking it has images
+# A zip's listing is read from its central directory at once; a compressed tar must be decompressed
+# to be listed, so big ones are checked by the parse task (before extracting) instead of the request.
+TAR_CHECK_IN_REQUEST_BYTES = 64 << 20
 
 
 class SourceError(ValueError):
@@ -101,8 +104,12 @@ def _plan_folder(form, staging, config):
                       if name.lower().endswith(s))
         rel = _save_upload(archive, staging, "images" + suffix)
         limit = config.get("max_extract_bytes") or 4 * config["max_upload_bytes"]
+        saved = os.path.join(staging, rel)
         try:
-            check_archive(os.path.join(staging, rel), limit)
+            if suffix == ".zip" or os.path.getsize(saved) <= TAR_CHECK_IN_REQUEST_BYTES:
+                check_archive(saved, limit)
+            else:
+                check_archive_opens(saved)
         except ArchiveError as exc:
             raise SourceError("folder_train_archive", str(exc)) from None
         args = ["--folder", EXTRACT_DIR, "--archive", rel, "--max-extract-bytes", limit]

@@ -1,6 +1,7 @@
 """Routes: new-dataset form, creation (HTML + REST), and the Explore page of a dataset's DBs."""
 import os
 import shutil
+import time
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
@@ -45,6 +46,7 @@ def create():
     if not form.validate():
         return _form_failed(form)
     cfg = config()
+    _remove_stale_staging(cfg["jobs_dir"])
     job_id = new_job_id()
     # Uploads land in a hidden staging folder (never loaded as a job) until everything checks out.
     staging = os.path.join(cfg["jobs_dir"], f".new-{job_id}")
@@ -67,6 +69,18 @@ def create():
     if _is_script():
         return jsonify({"id": job.id, "name": job.name, "status": created["status"]})
     return redirect(job.page_url())
+
+
+def _remove_stale_staging(jobs_dir, max_age=24 * 3600):
+    """Staging folders of requests that never finished (server killed mid-upload)."""
+    now = time.time()
+    for name in os.listdir(jobs_dir):
+        path = os.path.join(jobs_dir, name)
+        try:
+            if name.startswith(".new-") and now - os.stat(path).st_mtime > max_age:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _form_failed(form):
