@@ -57,8 +57,8 @@ class Augment:
 
     @property
     def active(self):
-        return (self.flip != "none" or self.quad_rot != "none" or self.rot or self.scale or self.noise
-                or self.contrast or self.hsv_h or self.hsv_s or self.hsv_v)
+        return bool(self.flip != "none" or self.quad_rot != "none" or self.rot or self.scale or self.noise
+                    or self.contrast or self.hsv_h or self.hsv_s or self.hsv_v)
 
     def __call__(self, image, generator=None):
         """uint8 C×H×W → augmented uint8 C×H×W (float32 0..255 when noise is added)."""

@@ -32,10 +32,11 @@ def build(input_shape, num_classes):
 def install_network_fallback():
     """Registers a stand-in digits.frameworks when the real one is missing."""
     try:
-        import digits.frameworks  # noqa: F401
-        return False
+        import digits.frameworks
+        if hasattr(digits.frameworks, "build_network"):
+            return False
     except ImportError:
-        pass
+        pass  # (a folder without __init__ imports as an empty namespace package: also "missing")
 
     class NetworkError(ValueError):
         pass
