@@ -8,7 +8,7 @@ from digits.dataset import files
 from digits.dataset.datum import datum_to_array, datum_to_chw, parse_datum
 from digits.dataset.mean import load_mean  # noqa: F401  (part of the reader API)
 from digits.utils.image import encode_image
-from digits.utils.lmdb_io import shared_readonly
+from digits.utils.lmdb_io import acquire_readonly, readonly_env, release_readonly
 
 try:  # torch is only needed for LmdbDataset; the Explore page reader works without it
     import torch
@@ -32,7 +32,8 @@ class LmdbDataset(_TorchDataset):
     def __init__(self, db_dir, transform=None):
         self.db_dir = os.path.abspath(db_dir)
         self.transform = transform
-        self._length = shared_readonly(self.db_dir).stat()["entries"]
+        with readonly_env(self.db_dir) as env:
+            self._length = env.stat()["entries"]
         self._env = None
         self._pid = None
 
@@ -41,7 +42,7 @@ class LmdbDataset(_TorchDataset):
 
     def _txn(self):
         if self._env is None or self._pid != os.getpid():
-            self._env = shared_readonly(self.db_dir)
+            self._env = acquire_readonly(self.db_dir)
             self._pid = os.getpid()
         return self._env.begin(buffers=False)
 
@@ -66,6 +67,19 @@ class LmdbDataset(_TorchDataset):
     def labels(self):
         """All labels in record order (scans the database once)."""
         return list(_label_index(self.db_dir))
+
+    def close(self):
+        """Gives this process's environment back (the last user closes it)."""
+        env = getattr(self, "_env", None)
+        if env is not None and self._pid == os.getpid():
+            release_readonly(env)
+        self._env = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn the module down
+            pass
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -96,7 +110,7 @@ def _label_index(db_dir):
         cached = _label_cache.get(db_dir)
         if cached and cached[0] == stamp:
             return cached[1]
-    with shared_readonly(db_dir).begin(buffers=True) as txn:
+    with readonly_env(db_dir) as env, env.begin(buffers=True) as txn:
         labels = np.fromiter((parse_datum(bytes(v)).label for _, v in txn.cursor()), dtype=np.int32)
     with _label_cache_lock:
         _label_cache[db_dir] = (stamp, labels)
@@ -112,21 +126,21 @@ def read_records(db_dir, offset, limit, label=None):
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must be >= 0")
     db_dir = os.path.abspath(db_dir)
-    env = shared_readonly(db_dir)
-    if label is None:
-        total = env.stat()["entries"]
-        indices = range(offset, min(total, offset + limit))
-    else:
-        matching = np.flatnonzero(_label_index(db_dir) == int(label))
-        total = len(matching)
-        indices = matching[offset:offset + limit].tolist()
-    page = []
-    with env.begin() as txn:
-        for index in indices:
-            value = txn.get(_key(index))
-            if value is None:
-                continue
-            datum = parse_datum(value)
-            data = datum.data if datum.encoded else encode_image(datum_to_array(datum), "png")
-            page.append((_key(index).decode(), datum.label, bytes(data)))
+    with readonly_env(db_dir) as env:
+        if label is None:
+            total = env.stat()["entries"]
+            indices = range(offset, min(total, offset + limit))
+        else:
+            matching = np.flatnonzero(_label_index(db_dir) == int(label))
+            total = len(matching)
+            indices = matching[offset:offset + limit].tolist()
+        page = []
+        with env.begin() as txn:
+            for index in indices:
+                value = txn.get(_key(index))
+                if value is None:
+                    continue
+                datum = parse_datum(value)
+                data = datum.data if datum.encoded else encode_image(datum_to_array(datum), "png")
+                page.append((_key(index).decode(), datum.label, bytes(data)))
     return total, page

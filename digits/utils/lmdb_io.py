@@ -1,4 +1,5 @@
 """Small LMDB helpers: a writer whose map grows on demand, and a read-only opener."""
+import contextlib
 import os
 import threading
 
@@ -16,16 +17,25 @@ def open_readonly(db_dir):
                      max_readers=2048)
 
 
-_shared = {}  # real path -> (pid, (st_dev, st_ino) of data.mdb, env)
+class _Shared:
+    __slots__ = ("pid", "ident", "env", "refs")
+
+    def __init__(self, pid, ident, env):
+        self.pid, self.ident, self.env, self.refs = pid, ident, env, 0
+
+
+_current = {}    # real path -> _Shared opened by this process for the files now at that path
+_by_env = {}     # id(env) -> _Shared, for release()
 _shared_lock = threading.Lock()
 
 
-def shared_readonly(db_dir):
+def acquire_readonly(db_dir):
     """A read-only environment shared by everything in this process that reads db_dir.
 
     py-lmdb refuses to open the same files twice in one process, and a forked child inherits the
-    parent's open environments; so environments are cached per process, a child replaces its
-    inherited copy, and a database rebuilt in place (new inode) gets a fresh environment.
+    parent's open environments; so environments are shared and reference-counted per process, a
+    child replaces its inherited copy, and a database rebuilt in place (new inode) gets a fresh
+    one. The last release() closes it, so a deleted dataset's disk space is given back.
     """
     path = os.path.realpath(db_dir)
     try:
@@ -34,15 +44,40 @@ def shared_readonly(db_dir):
         raise FileNotFoundError(f'no LMDB database in "{db_dir}" (data.mdb missing)') from None
     pid, ident = os.getpid(), (st.st_dev, st.st_ino)
     with _shared_lock:
-        entry = _shared.get(path)
-        if entry and entry[0] == pid and entry[1] == ident:
-            return entry[2]
-        if entry and entry[0] != pid:
-            # Our copy of the parent's mapping: closing it only unmaps it in this process.
-            entry[2].close()
-        env = open_readonly(path)
-        _shared[path] = (pid, ident, env)
-        return env
+        entry = _current.get(path)
+        if entry is None or entry.pid != pid or entry.ident != ident:
+            if entry is not None and entry.pid != pid:
+                # Our copy of the parent's mapping: closing it only unmaps it in this process.
+                entry.env.close()
+                _by_env.pop(id(entry.env), None)
+            entry = _Shared(pid, ident, open_readonly(path))
+            _current[path] = entry
+            _by_env[id(entry.env)] = entry
+        entry.refs += 1
+        return entry.env
+
+
+def release_readonly(env):
+    with _shared_lock:
+        entry = _by_env.get(id(env))
+        if entry is None or entry.pid != os.getpid():
+            return
+        entry.refs -= 1
+        if entry.refs <= 0:
+            del _by_env[id(env)]
+            for path, current in list(_current.items()):
+                if current is entry:
+                    del _current[path]
+            env.close()
+
+
+@contextlib.contextmanager
+def readonly_env(db_dir):
+    env = acquire_readonly(db_dir)
+    try:
+        yield env
+    finally:
+        release_readonly(env)
 
 
 class LmdbWriter:

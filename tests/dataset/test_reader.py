@@ -73,3 +73,19 @@ def test_dataset_info_and_missing_inputs(job, tmp_path):
     (tmp_path / "bad.binaryproto").write_bytes(b"\x00\x01garbage")
     with pytest.raises(ValueError):
         load_mean(str(tmp_path / "bad.binaryproto"))
+
+
+def test_environments_are_released(job):
+    """The server must not keep deleted datasets' files mapped: the last user closes the env."""
+    from digits.utils import lmdb_io
+    db = str(job / "train_db")
+    read_records(db, 0, 3, label=1)
+    assert not lmdb_io._current and not lmdb_io._by_env
+    dataset = LmdbDataset(db)
+    other = LmdbDataset(db)
+    dataset[0], other[1]
+    assert len(lmdb_io._by_env) == 1  # shared: py-lmdb forbids opening the same files twice
+    dataset.close()
+    other[2]
+    other.close()
+    assert not lmdb_io._current and not lmdb_io._by_env
