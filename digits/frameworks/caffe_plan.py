@@ -1,0 +1,200 @@
+"""Deciding what the inference module runs, from a parsed NetParameter: the TRAIN/"train" view,
+the input and output blobs, DIGITS' num_output rule, dead branches and BatchNorm+Scale fusion."""
+from dataclasses import dataclass, field
+
+from digits.frameworks.caffe_layers import DATA_TYPES, LAYERS, REMOVED_TYPES, is_loss
+from digits.frameworks.errors import NetworkError, where
+from digits.frameworks.network import LayerInfo
+from digits.frameworks.prototxt import included, train_state
+
+
+@dataclass
+class Step:
+    """One layer (or a fused pair) the module runs."""
+    layer: object              # LayerParameter
+    info: LayerInfo
+    bottoms: list
+    tops: list
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    input_blob: str
+    output_blob: str
+    steps: list
+    infos: list                # LayerInfo for every layer in the view, in order
+    data_layer: object = None  # the LayerParameter whose first top is the input
+    loss: str = None
+    warnings: list = field(default_factory=list)
+
+
+def _fail(info, message):
+    raise NetworkError(f"{where(info.name, info.type, info.line)}: {message}", layer=info.name, line=info.line)
+
+
+def _in_place(info):
+    return len(info.bottoms) == 1 and len(info.tops) == 1 and info.bottoms[0] == info.tops[0]
+
+
+def _unconsumed_tops(infos):
+    """DIGITS' "network outputs": tops no other layer reads (in-place layers neither read nor write)."""
+    tops, read = [], set()
+    for info in infos:
+        if _in_place(info):
+            continue
+        tops += [t for t in info.tops if t not in tops]
+        read.update(info.bottoms)
+    return [t for t in tops if t not in read]
+
+
+def _input_blob(net, data, hidden):
+    if data:
+        if not data[0][1].tops:
+            _fail(data[0][1], "a data layer needs a top blob")
+        return data[0][1].tops[0]
+    if net.input:
+        return net.input[0]
+    bottoms = [b for _, info in hidden for b in info.bottoms]
+    if "data" in bottoms:
+        return "data"
+    if not hidden[0][1].bottoms:
+        _fail(hidden[0][1], "the first layer has no bottom blob and there is no data or Input layer")
+    return hidden[0][1].bottoms[0]
+
+
+def _check_bottoms(view, input_blob, data_tops):
+    available = {input_blob}
+    for layer, info in view:
+        if info.status == "data":
+            continue
+        for bottom in info.bottoms:
+            if bottom in data_tops and bottom not in available and info.status == "active":
+                _fail(info, f'bottom blob "{bottom}" comes from the data layer (labels) and can only feed '
+                            f"loss or accuracy layers")
+            if bottom not in available and bottom not in data_tops:
+                _fail(info, f'bottom blob "{bottom}" is not produced by any earlier layer')
+        available.update(info.tops)
+
+
+def _choose_output(view, hidden, plan):
+    losses = [(layer, info) for layer, info in view if info.status == "removed" and is_loss(info.type)]
+    if losses:
+        weight = lambda item: item[0].loss_weight[0] if item[0].loss_weight else 1.0  # noqa: E731
+        best = max(weight(item) for item in losses)
+        layer, info = next(item for item in losses if weight(item) == best)
+        if not info.bottoms:
+            _fail(info, "a loss layer needs the network output as its first bottom")
+        plan.loss = info.type
+        return info.bottoms[0], info
+    infos = [info for _, info in hidden]
+    outputs = _unconsumed_tops(infos)
+    for info in infos:  # a deploy-style trailing Softmax: keep the logits it was applied to
+        if info.type == "Softmax" and info.tops and info.tops[0] in outputs and len(outputs) == 1:
+            info.status = "removed"
+            return info.bottoms[0], info
+    if not outputs:
+        raise NetworkError("The network has no output: every blob is consumed by a later layer")
+    if len(outputs) > 1:
+        plan.warnings.append(f'the network has several outputs ({", ".join(outputs)}); using "{outputs[-1]}"')
+    return outputs[-1], None
+
+
+def _override_num_output(hidden, num_classes, warnings):
+    outputs = set(_unconsumed_tops([info for _, info in hidden if info.status == "active"]))
+    overrides = {}
+    for layer, info in hidden:
+        if info.status == "active" and info.type == "InnerProduct" and outputs.intersection(info.tops):
+            given = layer.inner_product_param.num_output
+            if layer.inner_product_param.HasField("num_output") and given != num_classes:
+                warnings.append(f'{where(info.name, info.type, info.line)}: num_output {given} replaced by the '
+                                f"number of classes ({num_classes})")
+            overrides[id(layer)] = num_classes
+    return overrides
+
+
+def _needed(hidden, input_blob, output_blob, limit):
+    """Indices into `hidden` of the layers the output depends on (blob versions matter: in-place).
+
+    hidden: [(view position, info)]; limit: view position of the loss layer reading the output, if any.
+    """
+    producer, deps, out_index = {input_blob: -1}, [], None
+    for i, (position, info) in enumerate(hidden):
+        if limit is not None and position > limit and out_index is None:
+            out_index = producer.get(output_blob)
+        deps.append({producer[b] for b in info.bottoms if b in producer})
+        for top in info.tops:
+            producer[top] = i
+    if out_index is None:
+        out_index = producer.get(output_blob)
+    if out_index is None or out_index == -1:
+        raise NetworkError(f'The network output "{output_blob}" is the input itself: there are no layers to train')
+    needed, stack = set(), [out_index]
+    while stack:
+        i = stack.pop()
+        if i >= 0 and i not in needed:
+            needed.add(i)
+            stack.extend(deps[i])
+    return needed, deps
+
+
+def _fuse_scale(steps, deps, order):
+    """Folds Scale layers into the BatchNorm they directly follow (the affine part of a torch BatchNorm)."""
+    fused, i = [], 0
+    while i < len(steps):
+        step = steps[i]
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        if (step.info.type == "BatchNorm" and nxt is not None and nxt.info.type == "Scale"
+                and nxt.bottoms == step.tops[:1] and len(step.tops) == 1
+                and deps[order[i + 1]] == {order[i]}
+                and sum(order[i] in d for d in deps) == 1):
+            step.options["fused_scale"] = nxt.layer
+            step.tops = list(nxt.tops)
+            nxt.info.status = "fused"
+            fused.append(step)
+            i += 2
+            continue
+        fused.append(step)
+        i += 1
+    return fused
+
+
+def make_plan(net, lines, num_classes):
+    state = train_state()
+    view = []
+    for i, layer in enumerate(net.layer):
+        if included(layer, state):
+            line = lines[i] if i < len(lines) else None
+            info = LayerInfo(layer.name or f"{layer.type.lower()}{i}", layer.type, list(layer.bottom),
+                             list(layer.top), line)
+            if layer.type in DATA_TYPES:
+                info.status = "data"
+            elif is_loss(layer.type) or layer.type in REMOVED_TYPES:
+                info.status = "removed"
+            elif layer.type not in LAYERS:
+                _fail(info, f'unknown layer type "{layer.type}"')
+            view.append((layer, info))
+    data = [(layer, info) for layer, info in view if info.status == "data"]
+    hidden = [(layer, info) for layer, info in view if info.status == "active"]
+    if not hidden:
+        raise NetworkError("The network has no layers besides data, loss and accuracy layers")
+    input_blob = _input_blob(net, data, hidden)
+    data_tops = {t for _, info in data for t in info.tops} - {input_blob}
+    _check_bottoms(view, input_blob, data_tops)
+    plan = Plan(input_blob, None, [], [info for _, info in view], data[0][0] if data else None)
+    plan.output_blob, stop_info = _choose_output(view, hidden, plan)
+    hidden = [(layer, info) for layer, info in hidden if info.status == "active"]
+    overrides = _override_num_output(hidden, num_classes, plan.warnings) if num_classes else {}
+    position = {id(info): i for i, (_, info) in enumerate(view)}
+    limit = position[id(stop_info)] if stop_info is not None else None
+    needed, deps = _needed([(position[id(info)], info) for _, info in hidden], input_blob, plan.output_blob, limit)
+    order = []
+    for i, (layer, info) in enumerate(hidden):
+        if i not in needed:
+            info.status = "unused"
+            continue
+        options = {"num_output": overrides[id(layer)]} if id(layer) in overrides else {}
+        plan.steps.append(Step(layer, info, list(info.bottoms), list(info.tops), options))
+        order.append(i)
+    plan.steps = _fuse_scale(plan.steps, deps, order)
+    return plan
