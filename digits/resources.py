@@ -1,5 +1,4 @@
 """Resource pools: how many tasks of each sort may run at once, and which GPU each one gets."""
-import os
 import threading
 
 from digits import device

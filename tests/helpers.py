@@ -1,5 +1,14 @@
-"""Helpers for tests: waiting for job states, logging in. Import as `from tests.helpers import ...`."""
+"""Helpers for tests: waiting for job states, logging in, a real server. `from tests.helpers import ...`."""
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def wait_for(predicate, timeout=60, interval=0.05, message="condition"):
@@ -22,3 +31,43 @@ def login(client, name="alice"):
     response = client.post("/login", data={"username": name})
     assert response.status_code in (200, 302), response.data
     return client
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`digits-devserver` in a subprocess on a free loopback port."""
+
+    def __init__(self, jobs_dir, tmp_path, plugins="", pythonpath="", allowed_roots=None):
+        self.jobs_dir, self.tmp_path = jobs_dir, tmp_path
+        self.plugins, self.pythonpath = plugins, pythonpath
+        self.allowed_roots = allowed_roots or str(tmp_path)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, DIGITS_PLUGINS=self.plugins, PYTHONPATH=os.pathsep.join(
+                   p for p in (self.pythonpath, ROOT) if p), DIGITS_ALLOWED_ROOTS=self.allowed_roots, DIGITS_GPUS="")
+        self.log = open(os.path.join(str(self.tmp_path), f"server-{time.time()}.log"), "w")
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "digits-devserver"), "--host", "127.0.0.1",
+                                      "--port", str(self.port), "--jobs-dir", self.jobs_dir],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        wait_for(self._up, timeout=60, interval=0.2, message="server to answer")
+        return self
+
+    def _up(self):
+        assert self.proc.poll() is None, open(self.log.name).read()
+        try:
+            return requests.get(f"{self.url}/index.json", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.log.close()

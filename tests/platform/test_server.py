@@ -2,54 +2,16 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from tests.helpers import wait_for
+from tests.helpers import Server, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, jobs_dir, tmp_path):
-        self.jobs_dir, self.tmp_path = jobs_dir, tmp_path
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        env = dict(os.environ, DIGITS_PLUGINS="fake_kind", PYTHONPATH=os.pathsep.join([HERE, ROOT]),
-                   DIGITS_ALLOWED_ROOTS=str(self.tmp_path), DIGITS_GPUS="")
-        self.log = open(os.path.join(str(self.tmp_path), f"server-{time.time()}.log"), "w")
-        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "digits-devserver"), "--host", "127.0.0.1",
-                                      "--port", str(self.port), "--jobs-dir", self.jobs_dir],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        wait_for(self._up, timeout=60, interval=0.2, message="server to answer")
-        return self
-
-    def _up(self):
-        assert self.proc.poll() is None, open(self.log.name).read()
-        try:
-            return requests.get(f"{self.url}/index.json", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def kill(self, sig=signal.SIGKILL):
-        self.proc.send_signal(sig)
-        self.proc.wait(timeout=20)
-        self.log.close()
 
 
 @pytest.fixture
@@ -57,7 +19,7 @@ def servers(jobs_dir, tmp_path):
     made = []
 
     def factory():
-        server = Server(jobs_dir, tmp_path).start()
+        server = Server(jobs_dir, tmp_path, plugins="fake_kind", pythonpath=HERE).start()
         made.append(server)
         return server
 
