@@ -70,31 +70,39 @@ def optimizer_spec(solver_type, learning_rate, momentum=0.9, weight_decay=0.0, r
     return torch.optim.Adam, dict(common, betas=(momentum, ADAM_MOMENTUM2), eps=CAFFE_DELTA)
 
 
-def param_groups(module, transferred=(), lr_multiplier=1.0, base_lr=None):
-    """Split trainable parameters into groups; transferred ones get `lr_multiplier` × the base LR.
+def param_groups(module, transferred=(), lr_multiplier=1.0, base_lr=None, weight_decay=None, specs=None):
+    """Trainable parameters grouped by their effective LR and weight-decay multipliers.
 
-    `transferred` holds state_dict keys loaded from a pretrained model. Groups carry their own "lr"
-    so LambdaLR scales each group from its own initial value.
+    `specs` maps parameter names to Caffe's per-blob {"lr_mult", "decay_mult"} (param { ... } in a
+    prototxt); `transferred` holds the names loaded from a pretrained model, whose LR is further
+    multiplied by `lr_multiplier`. Groups carry their own "lr"/"weight_decay", and LambdaLR scales
+    each group from its own initial LR. lr_mult 0 (a frozen blob in Caffe) gives a group with LR 0.
     """
-    transferred = set(transferred)
-    fresh, loaded = [], []
+    transferred, specs = set(transferred), specs or {}
+    grouped = {}
     for name, param in module.named_parameters():
-        if param.requires_grad:
-            (loaded if name in transferred else fresh).append(param)
-    groups = []
-    if fresh:
-        groups.append({"params": fresh, "name": "fresh"})
-    if loaded:
-        group = {"params": loaded, "name": "pretrained"}
-        if base_lr is not None:
-            group["lr"] = float(base_lr) * float(lr_multiplier)
-        groups.append(group)
-    if not groups:
+        if not param.requires_grad:
+            continue
+        spec = specs.get(name) or {}
+        key = (name in transferred, float(spec.get("lr_mult", 1.0)), float(spec.get("decay_mult", 1.0)))
+        grouped.setdefault(key, []).append(param)
+    if not grouped:
         raise SolverError("the network has no trainable parameters")
+    groups = []
+    for (pretrained, lr_mult, decay_mult), params in sorted(grouped.items()):
+        name = "pretrained" if pretrained else "fresh"
+        if (lr_mult, decay_mult) != (1.0, 1.0):
+            name += f" lr_mult={lr_mult:g} decay_mult={decay_mult:g}"
+        group = {"params": params, "name": name}
+        if base_lr is not None:
+            group["lr"] = float(base_lr) * lr_mult * (float(lr_multiplier) if pretrained else 1.0)
+        if weight_decay is not None:
+            group["weight_decay"] = float(weight_decay) * decay_mult
+        groups.append(group)
     return groups
 
 
-def make_optimizer(module, config, transferred=()):
+def make_optimizer(module, config, transferred=(), specs=None):
     """The torch optimizer for a train_config dict (solver_type, learning_rate, momentum, ...)."""
     cls, kwargs = optimizer_spec(
         config.get("solver_type", "SGD"), config.get("learning_rate", 0.01),
@@ -104,5 +112,6 @@ def make_optimizer(module, config, transferred=()):
     multiplier = float(pretrained.get("lr_multiplier", 1.0) if pretrained else 1.0)
     if multiplier < 0:
         raise SolverError(f"pretrained.lr_multiplier must be >= 0, got {multiplier}")
-    groups = param_groups(module, transferred, multiplier, base_lr=kwargs["lr"])
+    groups = param_groups(module, transferred, multiplier, base_lr=kwargs["lr"],
+                          weight_decay=kwargs["weight_decay"], specs=specs)
     return cls(groups, **kwargs)

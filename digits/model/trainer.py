@@ -89,12 +89,17 @@ class Trainer:
         if rt.cuda:
             self.module = self.module.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
-        self.optimizer = make_optimizer(self.module, cfg, transferred)
+        self.optimizer = make_optimizer(self.module, cfg, transferred, getattr(self.network, "param_specs", None))
         self.model = self.module
         if rt.distributed:
             self.model = DistributedDataParallel(self.module, device_ids=[rt.device.index] if rt.cuda else None)
 
-        augment = Augment(cfg["augmentation"])
+        for message in getattr(self.network, "warnings", None) or []:
+            rt.emit("warning", message=message)
+        options = dict(cfg["augmentation"])
+        if getattr(self.network, "mirror", False) and options.get("flip", "none") == "none":
+            options["flip"] = "fliplr"  # Caffe's transform_param { mirror: true }
+        augment = Augment(options)
         if augment.quad_rot in ("rot90", "rotall") and height != width:
             rt.emit("warning", message="quadrant rotation by 90° needs square images; only 180° turns are used")
         self.batch_size = trainer_setup.batch_size_for(cfg, self.network)
@@ -112,7 +117,8 @@ class Trainer:
                 records = LmdbDataset(db)
                 self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
                                                        ShardSampler(len(records), rt.rank, rt.world_size),
-                                                       self.batch_size, workers, rt.cuda)
+                                                       self.batch_size, workers, rt.cuda,
+                                                       persistent=phase == "val")  # test runs once
 
         self.batches_per_epoch = len(self.train_loader)
         accum = cfg["batch_accumulation"]
@@ -152,6 +158,7 @@ class Trainer:
         rt.emit("result", batch_size=self.batch_size, iterations_per_epoch=self.steps_per_epoch,
                 max_iter=self.max_iter, random_seed=self.seed, device=rt.describe(), parameters=params,
                 world_size=rt.world_size)
+        rt.emit("progress", value=(self.start_epoch - 1) / epochs, epoch=float(self.start_epoch - 1))
         last_val, last_train, speeds = {}, None, []
         for epoch in range(self.start_epoch, epochs + 1):
             started = time.perf_counter()
@@ -240,6 +247,7 @@ class Trainer:
     def evaluate(self, phase):
         rt = self.rt
         self.model.eval()
+        rt.sync_buffers(self.module)
         sums = torch.zeros(4, dtype=torch.float64, device=rt.device)  # loss, top1, top5, images
         k = min(5, int(self.info["num_classes"]))
         for x, y in self.eval_loaders[phase]:

@@ -74,6 +74,12 @@ class Runtime:
         dist.broadcast(tensor, src=0)
         return int(tensor.item())
 
+    def sync_buffers(self, module):
+        """Rank 0's buffers (BatchNorm statistics) everywhere, so every rank evaluates the same model."""
+        if self.distributed:
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
+
     def barrier(self):
         if self.distributed:
             dist.barrier()

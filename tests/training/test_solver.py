@@ -72,6 +72,21 @@ def test_spec_maps_hyper_parameters():
     assert cls is torch.optim.SGD and kw["nesterov"] is True
 
 
+def test_caffe_lr_mult_and_decay_mult_make_groups():
+    module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    specs = {"0.weight": {"lr_mult": 1, "decay_mult": 1}, "0.bias": {"lr_mult": 2, "decay_mult": 0},
+             "1.weight": {"lr_mult": 0, "decay_mult": 1}}
+    opt = make_optimizer(module, {"solver_type": "SGD", "learning_rate": 0.1, "weight_decay": 0.01}, specs=specs)
+    groups = {g["name"]: (g["lr"], g["weight_decay"], len(g["params"])) for g in opt.param_groups}
+    assert groups == {"fresh": (0.1, 0.01, 2),  # 0.weight and 1.bias (no spec)
+                      "fresh lr_mult=2 decay_mult=0": (pytest.approx(0.2), 0.0, 1),
+                      "fresh lr_mult=0 decay_mult=1": (0.0, 0.01, 1)}
+    before = module[1].weight.detach().clone()
+    module(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    assert torch.equal(module[1].weight, before)  # lr_mult 0: frozen, as in Caffe
+
+
 def test_pretrained_layers_get_the_multiplier():
     module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
     config = {"solver_type": "SGD", "learning_rate": 0.1, "pretrained": {"file": "x", "lr_multiplier": 0.1}}
