@@ -39,9 +39,17 @@ def build_network(framework, source_text, input_shape, num_classes):
     kind, shape, classes = _check_args(framework, source_text, input_shape, num_classes)
     if kind == "caffe":
         from digits.frameworks.caffe_net import build_caffe
-        return build_caffe(source_text, shape, classes)
-    from digits.frameworks.python_net import build_python
-    return build_python(source_text, shape, classes)
+        network = build_caffe(source_text, shape, classes)
+    else:
+        from digits.frameworks.python_net import build_python
+        network = build_python(source_text, shape, classes)
+    largest = min(shape[1], shape[2])
+    if network.crop_size and network.crop_size > largest:
+        # DIGITS' behaviour: a network's own crop larger than the images shrinks to fit, with a warning
+        network.warnings.append(f"crop_size {network.crop_size} is larger than the {shape[2]}×{shape[1]} input; "
+                                f"using {largest}")
+        network.crop_size = largest
+    return network
 
 
 def network_graph(framework, source_text, input_shape, num_classes):

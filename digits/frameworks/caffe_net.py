@@ -125,7 +125,7 @@ def _f32(value):
     return float(value)
 
 
-def _data_settings(network, data_layer, input_shape):
+def _data_settings(network, data_layer):
     if data_layer is None:
         return
     transform, data = data_layer.transform_param, data_layer.data_param
@@ -135,14 +135,7 @@ def _data_settings(network, data_layer, input_shape):
         network.scale = _f32(data.scale)
     if data.HasField("batch_size") and data.batch_size:
         network.default_batch_size = data.batch_size
-    crop = transform.crop_size or data.crop_size
-    if crop:
-        largest = min(input_shape[1], input_shape[2])
-        if crop > largest:
-            network.warnings.append(f"crop_size {crop} is larger than the {input_shape[2]}×{input_shape[1]} images; "
-                                    f"using {largest}")
-            crop = largest
-        network.crop_size = crop
+    network.crop_size = (transform.crop_size or data.crop_size) or None
     network.mirror = bool(transform.mirror or data.mirror)
 
 
@@ -179,5 +172,5 @@ def build_caffe(text, input_shape, num_classes):
     network = Network(module, "caffe", tuple(input_shape), num_classes, layers=plan.infos, param_specs=specs,
                       loss=plan.loss, input_blob=plan.input_blob, output_blob=plan.output_blob,
                       warnings=list(plan.warnings))
-    _data_settings(network, plan.data_layer, input_shape)
+    _data_settings(network, plan.data_layer)
     return network

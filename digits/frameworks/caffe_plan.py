@@ -37,11 +37,14 @@ def _in_place(info):
     return len(info.bottoms) == 1 and len(info.tops) == 1 and info.bottoms[0] == info.tops[0]
 
 
-def _unconsumed_tops(infos):
-    """DIGITS' "network outputs": tops no other layer reads (in-place layers neither read nor write)."""
+def _unconsumed_tops(infos, in_place_writes=False):
+    """DIGITS' "network outputs": tops no other layer reads (in-place layers do not read, and write
+    only when `in_place_writes`: a network made of in-place layers still has an output)."""
     tops, read = [], set()
     for info in infos:
         if _in_place(info):
+            if in_place_writes and info.tops[0] not in tops:
+                tops.append(info.tops[0])
             continue
         tops += [t for t in info.tops if t not in tops]
         read.update(info.bottoms)
@@ -88,7 +91,7 @@ def _choose_output(view, hidden, plan):
         plan.loss = info.type
         return info.bottoms[0], info
     infos = [info for _, info in hidden]
-    outputs = _unconsumed_tops(infos)
+    outputs = _unconsumed_tops(infos, in_place_writes=True)
     for info in infos:  # a deploy-style trailing Softmax: keep the logits it was applied to
         if info.type == "Softmax" and info.tops and info.tops[0] in outputs and len(outputs) == 1:
             info.status = "removed"

@@ -1,0 +1,1 @@
+"""Python (torch) sources of the standard networks, handed to users as editable network files."""
