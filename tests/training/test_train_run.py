@@ -97,3 +97,22 @@ def test_pretrained_transfer(tmp_path, dataset_dir):
     state = torch.load(os.path.join(target, "snapshot_epoch_1.pt"), weights_only=True)
     groups = {g["name"]: g["initial_lr"] for g in state["optimizer"]["param_groups"]}
     assert groups == {"fresh": pytest.approx(0.05), "pretrained": pytest.approx(0.005)}
+
+
+def test_standard_caffe_lenet_uses_its_data_layer_settings(tmp_path):
+    pytest.importorskip("digits.networks")
+    from digits.networks import standard_network
+    dataset = trainkit.make_dataset(str(tmp_path / "ds"), size=28, channels=1, num_classes=4,
+                                    counts={"train": 64, "val": 16})
+    job_dir = trainkit.make_job(str(tmp_path / "job"), dataset, network=standard_network("lenet", "caffe"),
+                                framework="caffe", batch_size=None, train_epochs=2, learning_rate=0.01,
+                                weight_decay=0.001)
+    code, msgs = run_in_process(job_dir)
+    assert code == 0, of_type(msgs, "error")
+    assert of_type(msgs, "result")[0]["batch_size"] == 64          # the prototxt's data_param.batch_size
+    with open(os.path.join(job_dir, "preprocess.json")) as f:
+        assert json.load(f)["scale"] == pytest.approx(0.0125)      # its transform_param.scale
+    state = torch.load(os.path.join(job_dir, "snapshot_epoch_2.pt"), weights_only=True)
+    groups = {g["name"]: (g["initial_lr"], g["weight_decay"]) for g in state["optimizer"]["param_groups"]}
+    # weights lr_mult 1 decay_mult 1, biases lr_mult 2 decay_mult 0 — as written in the prototxt
+    assert groups == {"fresh": (0.01, 0.001), "fresh lr_mult=2 decay_mult=0": (0.02, 0.0)}
