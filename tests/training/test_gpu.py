@@ -1,0 +1,59 @@
+"""CUDA paths: AMP + channels_last training, OOM message, snapshots loadable on CPU. Skipped without a GPU."""
+import os
+
+import pytest
+import torch
+
+import trainkit
+from trainkit import metrics, of_type, run_in_process
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+BN_NET = '''
+import torch.nn as nn
+
+def build(input_shape, num_classes):
+    c, h, w = input_shape
+    return nn.Sequential(nn.Conv2d(c, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16 * (h // 2) * (w // 2), num_classes))
+'''
+
+GREEDY_NET = '''
+import torch
+import torch.nn as nn
+
+class Greedy(nn.Module):
+    def __init__(self, c, h, w, k):
+        super().__init__()
+        self.fc = nn.Linear(c * h * w, k)
+
+    def forward(self, x):
+        if self.training and x.is_cuda:
+            torch.empty(1 << 44, dtype=torch.uint8, device=x.device)   # 16 TiB: never fits
+        return self.fc(x.flatten(1))
+
+def build(input_shape, num_classes):
+    return Greedy(*input_shape, num_classes)
+'''
+
+
+def test_amp_channels_last_training_on_cuda(tmp_path, dataset_dir):
+    job_dir = trainkit.make_job(str(tmp_path / "job"), dataset_dir, network=BN_NET, train_epochs=3,
+                                augmentation={"flip": "fliplr", "rot": 5})
+    code, msgs = run_in_process(job_dir)
+    assert code == 0, of_type(msgs, "error")
+    assert torch.cuda.get_device_name() in of_type(msgs, "result")[0]["device"]
+    assert metrics(msgs, "val", "accuracy")[-1][1] >= 90.0
+    state = torch.load(os.path.join(job_dir, "snapshot_epoch_3.pt"), map_location="cpu", weights_only=True)
+    assert state["scaler"] is not None and "cuda" in state["rng"]
+    assert all(t.device.type == "cpu" and t.is_contiguous() for t in state["model"].values())
+    code, msgs = run_in_process(job_dir)        # resuming a finished CUDA run loads its state
+    assert code == 0 and of_type(msgs, "resumed")[0]["epoch"] == 3
+
+
+def test_cuda_out_of_memory_suggests_a_batch_size(job):
+    code, msgs = run_in_process(job(network=GREEDY_NET, batch_size=32))
+    assert code == 1
+    assert of_type(msgs, "error")[0]["message"] == ("CUDA out of memory at batch size 32; try a smaller batch "
+                                                    "size (e.g. 16)")
