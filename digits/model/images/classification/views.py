@@ -28,7 +28,7 @@ def _make_form(formdata=None, data=None):
     from digits.networks import STANDARD_NETWORKS
     form = ModelForm(formdata=formdata, data=data)
     form.dataset.choices = [(j.id, f"{j.name} [{j.status}]") for j in _classification_datasets()]
-    form.standard_networks.choices = [(n["name"], n["title"]) for n in STANDARD_NETWORKS]
+    form.standard_networks.choices = [(n.name, n.title) for n in STANDARD_NETWORKS]
     form.select_gpus.choices = [(str(g), f"GPU {g}") for g in scheduler().pools.gpus]
     return form
 
