@@ -1,0 +1,94 @@
+"""Load: 50 concurrent clients on the home JSON and job pages while a model trains.
+
+Prints the request latency p50/p99 (goal p99 < 100 ms) and the training slowdown against the same
+training run without load, both measured in this run (goal < 10%). Loopback only; bounded in time.
+
+    python benchmarks/load.py [--clients 50] [--epochs 6]
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.data import write_digits_folder  # noqa: E402
+from tests.helpers import Server, wait_for  # noqa: E402
+
+
+def train_seconds(session, url, dataset_id, epochs, name):
+    job = session.post(f"{url}/models/images/classification.json", data={
+        "method": "standard", "standard_networks": "lenet", "framework": "caffe", "train_epochs": epochs,
+        "model_name": name, "dataset": dataset_id, "random_seed": 1}).json()
+    wait_for(lambda: session.get(f"{url}/models/{job['id']}/status").json()["status"] in ("Done", "Error"),
+             timeout=1800, interval=0.5, message="training")
+    details = session.get(f"{url}/models/{job['id']}.json").json()
+    assert details["status"] == "Done", details.get("error")
+    return details["runtime"], job["id"]
+
+
+def hammer(url, paths, stop, latencies, errors, max_requests=4000):
+    session = requests.Session()
+    for i in range(max_requests):
+        if stop.is_set():
+            return
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        try:
+            response = session.get(url + path, timeout=10)
+            if response.status_code >= 500:
+                errors.append(path)
+        except requests.RequestException:
+            errors.append(path)
+            continue
+        latencies.append(time.perf_counter() - started)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=6)
+    args = parser.parse_args()
+    root = tempfile.mkdtemp(prefix="digits-load-")
+    images = write_digits_folder(os.path.join(root, "digits"))
+    server = Server(os.path.join(root, "jobs"), root).start()
+    try:
+        session = requests.Session()
+        session.post(f"{server.url}/login", data={"username": "bench"})
+        dataset = session.post(f"{server.url}/datasets/images/classification.json", data={
+            "folder_train": images, "resize_channels": 1, "resize_width": 28, "resize_height": 28,
+            "method": "folder", "dataset_name": "digits", "encoding": "png"}).json()
+        wait_for(lambda: session.get(f"{server.url}/datasets/{dataset['id']}/status").json()["status"] == "Done",
+                 timeout=600, interval=0.5, message="dataset")
+        baseline, first_model = train_seconds(session, server.url, dataset["id"], args.epochs, "quiet")
+
+        stop, latencies, errors = threading.Event(), [], []
+        paths = ["/index.json", f"/models/{first_model}", f"/datasets/{dataset['id']}", "/index.json",
+                 f"/models/{first_model}/status"]
+        clients = [threading.Thread(target=hammer, args=(server.url, paths, stop, latencies, errors))
+                   for _ in range(args.clients)]
+        for c in clients:
+            c.start()
+        loaded, _ = train_seconds(session, server.url, dataset["id"], args.epochs, "under-load")
+        stop.set()
+        for c in clients:
+            c.join(30)
+    finally:
+        server.kill()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    slowdown = loaded / baseline - 1
+    print(f"clients={args.clients} requests={len(latencies)} errors={len(errors)}")
+    print(f"latency p50={p50:.1f} ms p99={p99:.1f} ms (goal p99 < 100 ms)")
+    print(f"training alone {baseline:.1f}s, under load {loaded:.1f}s: slowdown {slowdown * 100:.1f}% (goal < 10%)")
+
+
+if __name__ == "__main__":
+    main()
