@@ -131,10 +131,12 @@ def _data_settings(network, data_layer):
     transform, data = data_layer.transform_param, data_layer.data_param
     if transform.HasField("scale"):
         network.scale = _f32(transform.scale)
-    elif data.HasField("scale"):
-        network.scale = _f32(data.scale)
-    if data.HasField("batch_size") and data.batch_size:
-        network.default_batch_size = data.batch_size
+    elif data.HasField("scale") or data_layer.image_data_param.HasField("scale"):
+        network.scale = _f32(data.scale if data.HasField("scale") else data_layer.image_data_param.scale)
+    for source in (data, data_layer.image_data_param, data_layer.hdf5_data_param, data_layer.memory_data_param):
+        if source.HasField("batch_size") and source.batch_size:
+            network.default_batch_size = source.batch_size
+            break
     network.crop_size = (transform.crop_size or data.crop_size) or None
     network.mirror = bool(transform.mirror or data.mirror)
 

@@ -71,7 +71,8 @@ def _check_bottoms(view, input_blob, data_tops):
     for layer, info in view:
         if info.status == "data":
             continue
-        for bottom in info.bottoms:
+        # loss/accuracy layers leave the module: only their first bottom (the output) must exist
+        for bottom in info.bottoms if info.status == "active" else info.bottoms[:1]:
             if bottom in data_tops and bottom not in available and info.status == "active":
                 _fail(info, f'bottom blob "{bottom}" comes from the data layer (labels) and can only feed '
                             f"loss or accuracy layers")
