@@ -47,7 +47,7 @@ class CaffeNet(nn.Module):
 def module_key(name, taken):
     """A ModuleDict key for a Caffe layer name: deterministic, '.'-free, unique."""
     key = re.sub(r"[.\s]", "_", name) or "layer"
-    if key in _RESERVED or key.startswith("_"):
+    if key in _RESERVED:
         key = f"{key}_"
     base, n = key, 2
     while key in taken:

@@ -179,3 +179,16 @@ def test_relu_slope_sigmoid_tanh_power_clip(make_net):
     expected = torch.cat([torch.where(x > 0, x, 0.1 * x), torch.sigmoid(x), torch.tanh(x), (3 * x + 1) ** 2,
                           x.clamp(-0.5, 0.5)], dim=1)
     assert torch.allclose(network.module(x), expected, atol=1e-5)
+
+
+def test_batchnorm_whose_output_is_also_used_elsewhere_is_not_fused(make_net):
+    text = make_net('layer { name: "bn" type: "BatchNorm" bottom: "data" top: "bn" }',
+                    'layer { name: "sc" type: "Scale" bottom: "bn" top: "sc" '
+                    'scale_param { filler { type: "constant" value: 2 } } }',
+                    'layer { name: "sum" type: "Eltwise" bottom: "bn" bottom: "sc" top: "sum" }', shape=(1, 2, 3, 3))
+    network = build_network("caffe", text, (2, 3, 3), None)
+    assert {info.name: info.status for info in network.layers}["sc"] == "active"
+    module = network.module.eval()
+    x = torch.randn(2, 2, 3, 3)
+    normalized = x / (1 + 1e-5) ** 0.5  # fresh running statistics: mean 0, variance 1
+    assert torch.allclose(module(x), 3 * normalized, atol=1e-5)

@@ -141,3 +141,13 @@ def test_graph_nodes_edges_and_svg():
     svg = render_svg(graph)
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     assert svg.count("<rect") == len(graph["nodes"]) and "20×24×24" in svg
+
+
+def test_module_keys_for_duplicate_and_reserved_layer_names():
+    text = """layer { name: "data" type: "Input" top: "data" }
+layer { name: "keys" type: "ReLU" bottom: "data" top: "a" }
+layer { name: "keys" type: "InnerProduct" bottom: "a" top: "b" inner_product_param { num_output: 3 } }
+layer { name: "" type: "InnerProduct" bottom: "b" top: "c" }"""
+    network = build_network("caffe", text, (1, 2, 2), 4)
+    assert [info.key for info in network.layers[1:]] == ["keys_", "keys__2", "innerproduct3"]
+    assert list(network.module.state_dict())[:2] == ["layers.keys__2.weight", "layers.keys__2.bias"]
