@@ -1,0 +1,107 @@
+"""Deploy files of a loaded model: weights.pt (state_dict), model.ts (TorchScript), model.onnx.
+
+Exports run on a CPU copy of the network, in eval mode, for an input batch of any size named
+"data" (N×C×H×W float32, already preprocessed) with output "logits" (N×K; apply softmax).
+Each export is checked against the PyTorch module on a sample batch before it is kept.
+"""
+import contextlib
+import io
+import os
+import warnings
+
+import torch
+
+from digits.inference.errors import ModelError
+
+FILES = {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx"}
+INPUT_NAME, OUTPUT_NAME = "data", "logits"
+TOLERANCE = 1e-4
+
+
+def export(loaded, out_dir, formats=("weights", "torchscript", "onnx")):
+    """Writes the requested files into out_dir (atomically each); returns {format: details}."""
+    unknown = [f for f in formats if f not in FILES]
+    if unknown:
+        raise ModelError(f"unknown export format(s) {unknown}; use {', '.join(FILES)}", status=400)
+    os.makedirs(out_dir, exist_ok=True)
+    module = loaded.module
+    module_device = next(module.parameters(), torch.zeros(0)).device
+    module.to("cpu")
+    try:
+        sample = torch.rand(2, *loaded.pre.output_shape, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            expected = module(sample)
+        done = {}
+        for fmt in formats:
+            path = os.path.join(out_dir, FILES[fmt])
+            tmp = f"{path}.tmp-{os.getpid()}"
+            try:
+                done[fmt] = dict(_EXPORTERS[fmt](module, sample, expected, tmp), file=FILES[fmt])
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return done
+    finally:
+        module.to(module_device)
+
+
+def _weights(module, sample, expected, path):
+    torch.save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, path)
+    return {}
+
+
+def _torchscript(module, sample, expected, path):
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # trace is "deprecated" in favour of torch.export, still supported
+        try:
+            traced = torch.jit.trace(module, sample[:1], check_trace=False)
+        except Exception as exc:
+            raise ModelError(f"TorchScript export failed: {type(exc).__name__}: {exc}", status=500) from None
+    traced.save(path)
+    loaded = torch.jit.load(path, map_location="cpu")
+    with torch.no_grad():
+        _check("TorchScript", loaded(sample), expected)
+    return {}
+
+
+def _onnx(module, sample, expected, path):
+    """The torch.export-based exporter first; the TorchScript-based one when that cannot trace the net."""
+    errors = []
+    for dynamo in (True, False):
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                if dynamo:
+                    torch.onnx.export(module, (sample[:1],), path, input_names=[INPUT_NAME],
+                                      output_names=[OUTPUT_NAME], dynamo=True, verbose=False,
+                                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+                else:
+                    torch.onnx.export(module, (sample[:1],), path, input_names=[INPUT_NAME],
+                                      output_names=[OUTPUT_NAME], dynamo=False,
+                                      dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+            got = _run_onnx(path, sample)
+            _check("ONNX", torch.from_numpy(got), expected)
+            return {"exporter": "dynamo" if dynamo else "torchscript"}
+        except Exception as exc:  # noqa: BLE001 - try the other exporter, report both if both fail
+            errors.append(f"{'torch.export' if dynamo else 'TorchScript'}-based exporter: {type(exc).__name__}: "
+                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    raise ModelError("ONNX export failed — " + " | ".join(errors), status=500)
+
+
+def _run_onnx(path, batch):
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: batch.numpy()})[0]
+
+
+def _check(what, got, expected):
+    if tuple(got.shape) != tuple(expected.shape):
+        raise ModelError(f"{what} export gives shape {tuple(got.shape)}, the network {tuple(expected.shape)}",
+                         status=500)
+    diff = float((got.double() - expected.double()).abs().max())
+    if not diff <= TOLERANCE * max(1.0, float(expected.abs().max())):
+        raise ModelError(f"{what} export differs from the network by {diff:g}", status=500)
+
+
+_EXPORTERS = {"weights": _weights, "torchscript": _torchscript, "onnx": _onnx}

@@ -1,0 +1,56 @@
+"""Image files → the network's input, the way the dataset tools and training's validation saw them:
+decode (digits.utils.image), resize to the dataset's size with its resize mode, C×H×W uint8 RGB,
+then the model's Preprocess (mean, center crop, scale, whitening)."""
+import base64
+import io
+
+import numpy as np
+import PIL.Image
+import torch
+
+from digits.inference.errors import ImageError
+from digits.utils.image import LoadImageError, load_image, resize_image
+
+# "fill" and "half_crop" pad with noise; a fixed seed per image makes predictions repeatable, and the
+# deploy examples draw the same noise (numpy's default_rng(0)).
+NOISE_SEED = 0
+THUMBNAIL_SIZE = 64
+
+
+def load_resized(path, pre):
+    """uint8 array H×W or H×W×3 (RGB) at the model's image size; raises ImageError naming the file."""
+    try:
+        image = load_image(path)
+        return resize_image(image, pre.height, pre.width, pre.channels, pre.resize_mode,
+                            rng=np.random.default_rng(NOISE_SEED))
+    except LoadImageError as exc:
+        raise ImageError(str(exc)) from None
+    except (ValueError, OSError) as exc:
+        raise ImageError(f'"{path}": {exc}') from None
+
+
+def to_chw(arr):
+    """uint8 H×W / H×W×3 array → uint8 tensor C×H×W."""
+    chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(chw))
+
+
+def network_input(arrays, pre):
+    """List of resized arrays → float32 batch N×C×H×W for the network."""
+    return pre(torch.stack([to_chw(a) for a in arrays]))
+
+
+def png_data_uri(arr):
+    """uint8 array (H×W or H×W×3) → "data:image/png;base64,..." for <img src>."""
+    buf = io.BytesIO()
+    PIL.Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail(arr, size=THUMBNAIL_SIZE):
+    """A small PNG data URI of an image array (aspect kept; tiny images are enlarged, pixelated)."""
+    image = PIL.Image.fromarray(np.ascontiguousarray(arr))
+    scale = size / max(image.size)
+    new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    resample = PIL.Image.NEAREST if scale >= 1 else PIL.Image.BILINEAR
+    return png_data_uri(np.asarray(image.resize(new_size, resample)))

@@ -1,0 +1,125 @@
+"""What users give to classify: an uploaded image, a server path, an uploaded list of "path [label]"
+lines, or a server folder. Server paths must lie inside the allowed roots (digits.utils.paths)."""
+import os
+import re
+import shutil
+import tempfile
+
+from digits.inference.errors import InferenceError
+from digits.utils.image import is_image_file
+from digits.utils.paths import PathError, resolve_user_path
+
+_LIST_LINE = re.compile(r"^(?P<path>.*\S)\s+(?P<label>\d+)$")   # DIGITS: a numeric label may end the line
+MAX_LIST_BYTES = 64 * 1024 * 1024
+
+
+class Item:
+    """One image to classify: the name users see, the file to read (None if refused), the true label."""
+
+    def __init__(self, name, path=None, label=None, error=None):
+        self.name, self.path, self.label, self.error = name, path, label, error
+
+
+class Uploads:
+    """A temporary folder for uploaded files, removed when the request is done."""
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="digits-inference-")
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def save(self, storage, field):
+        if storage is None or not storage.filename:
+            raise InferenceError(f"{field}: no file uploaded", 400, "BadRequest")
+        path = os.path.join(self.dir, f"{field}-{len(os.listdir(self.dir))}")
+        storage.save(path)
+        if os.path.getsize(path) == 0:
+            raise InferenceError(f"{field}: the uploaded file {storage.filename!r} is empty", 400, "BadRequest")
+        return path
+
+
+def server_image(path, roots, field="image_path"):
+    try:
+        return resolve_user_path(path, roots, kind="file")
+    except PathError as exc:
+        raise InferenceError(f"{field}: {exc}", 400, "BadRequest") from None
+
+
+def parse_image_list(text, roots, base_folder=None, num_classes=None, limit=None):
+    """Items for the lines of an image list; bad lines become items with an error."""
+    items = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if limit is not None and len(items) >= limit:
+            break
+        match = _LIST_LINE.match(line)
+        name, label = (match.group("path"), int(match.group("label"))) if match else (line, None)
+        if label is not None and num_classes is not None and label >= num_classes:
+            items.append(Item(name, error=f"line {number}: label {label} is not a class of this model "
+                                          f"(0..{num_classes - 1})"))
+            continue
+        full = name if os.path.isabs(os.path.expanduser(name)) or not base_folder else os.path.join(base_folder, name)
+        if not os.path.isabs(os.path.expanduser(full)):
+            items.append(Item(name, error=f"line {number}: relative path {name!r} needs image_folder"))
+            continue
+        try:
+            items.append(Item(name, resolve_user_path(full, roots, kind="file"), label))
+        except PathError as exc:
+            items.append(Item(name, error=f"line {number}: {exc}"))
+    return items
+
+
+def folder_root(folder, roots):
+    try:
+        return resolve_user_path(folder, roots, kind="dir")
+    except PathError as exc:
+        raise InferenceError(f"image_folder: {exc}", 400, "BadRequest") from None
+
+
+def folder_items(folder, roots, labels=(), limit=None):
+    """Every image under folder (sorted); an image in a subfolder named like a class gets that label."""
+    root = folder_root(folder, roots)
+    label_ids = {name: i for i, name in enumerate(labels)}
+    items = []
+    for current, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not is_image_file(name):
+                continue
+            path = os.path.join(current, name)
+            relative = os.path.relpath(path, root)
+            top = relative.split(os.sep)[0] if os.sep in relative else None
+            try:   # a symlink inside the folder may point anywhere
+                items.append(Item(path, resolve_user_path(path, roots, kind="file"), label_ids.get(top)))
+            except PathError as exc:
+                items.append(Item(path, error=str(exc)))
+            if limit is not None and len(items) >= limit:
+                return items
+    return items
+
+
+def read_list_upload(storage):
+    data = storage.read(MAX_LIST_BYTES + 1)
+    if len(data) > MAX_LIST_BYTES:
+        raise InferenceError(f"image_list is larger than {MAX_LIST_BYTES // 2**20} MiB", 413, "RequestEntityTooLarge")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InferenceError("image_list must be UTF-8 text with one \"path [label]\" per line", 400,
+                             "BadRequest") from None
+
+
+def positive_int(value, field, default=None):
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InferenceError(f"{field} must be a whole number, got {value!r}", 400, "BadRequest") from None
+    if number < 1:
+        raise InferenceError(f"{field} must be at least 1, got {number}", 400, "BadRequest")
+    return number

@@ -1,0 +1,57 @@
+"""From a job id and an optional snapshot epoch to the model spec the worker loads (see loader.py),
+with the clear 4xx errors users need: unknown job, no snapshot yet, no snapshot for that epoch."""
+import math
+
+from digits.inference.errors import InferenceError
+
+
+def find_model(scheduler, job_id):
+    """The classification model (or pretrained model) job with that id; InferenceError 404 otherwise."""
+    from digits.model.job import ImageClassificationModelJob
+    from digits.pretrained_model.job import PretrainedModelJob
+    if not job_id:
+        raise InferenceError("job_id is required: the id of the model to use", 400, "BadRequest")
+    job = scheduler.get_job(str(job_id).strip())
+    if not isinstance(job, (ImageClassificationModelJob, PretrainedModelJob)) or job.load_error:
+        raise InferenceError(f"no image classification model with id {job_id!r}", 404, "NotFound")
+    return job
+
+
+def parse_epoch(value):
+    """None for "newest"; else an epoch number (int when whole). InferenceError 400 when malformed."""
+    if value is None or str(value).strip() in ("", "latest", "newest"):
+        return None
+    try:
+        epoch = float(str(value).strip())
+    except ValueError:
+        raise InferenceError(f"snapshot_epoch must be a number, got {value!r}", 400, "BadRequest") from None
+    if not math.isfinite(epoch) or epoch < 0:
+        raise InferenceError(f"snapshot_epoch must be a number >= 0, got {value!r}", 400, "BadRequest")
+    return int(epoch) if epoch.is_integer() else epoch
+
+
+def model_spec(job, epoch=None):
+    """(spec for the worker, the epoch used or None for a pretrained model)."""
+    from digits.pretrained_model.job import PretrainedModelJob
+    if isinstance(job, PretrainedModelJob):
+        return job.model_spec(), None
+    epochs = job.snapshot_epochs()
+    if not epochs:
+        raise InferenceError(f"model {job.name!r} has no snapshot yet; it can classify once training has saved "
+                             f"its first epoch", 409, "Conflict")
+    if epoch is None:
+        epoch = epochs[-1]
+    if epoch not in epochs:
+        raise InferenceError(f"model {job.name!r} has no snapshot for epoch {epoch:g} (snapshots: "
+                             f"{', '.join(f'{e:g}' for e in epochs)})", 400, "BadRequest")
+    spec = {"dir": job.dir, "framework": job.extra.get("framework"),
+            "network_file": job.extra.get("network_file"), "weights": job.snapshot_path(epoch)}
+    return spec, epoch
+
+
+def class_names(job, num_classes=None):
+    """Label names of the model (the dataset's labels.txt); numbers when they are missing."""
+    labels = list(job.labels() or [])
+    if num_classes is not None and len(labels) < num_classes:
+        labels += [str(i) for i in range(len(labels), num_classes)]
+    return labels

@@ -1,0 +1,144 @@
+"""A model folder → a network ready for inference.
+
+A model spec (sent by the server) names what to load:
+    {"dir": model folder holding the network file and preprocess.json (+ mean copy),
+     "framework": "caffe" | "torch", "network_file": "network.prototxt" | "network.py",
+     "weights": a snapshot_epoch_<N>.pt or a bare state_dict .pt}
+The network is built for the preprocessed input shape, exactly like the training tool built it,
+and the weights are read with torch.load(weights_only=True) and must fit it completely.
+"""
+import os
+from collections import OrderedDict
+
+import torch
+
+from digits.inference.errors import ModelError
+
+DEFAULT_CACHE_SIZE = 4
+
+
+def pick_device(name=None):
+    """"cpu", "cuda" or "auto" (env DIGITS_INFERENCE_DEVICE, default auto: CUDA when there is one)."""
+    name = (name or os.environ.get("DIGITS_INFERENCE_DEVICE") or "auto").lower()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        # TF32 would move probabilities by ~1e-3: predictions must match the CPU archive examples.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return torch.device(name)
+
+
+def _stamp(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError as exc:
+        raise ModelError(f'cannot read "{path}": {exc.strerror or exc}', status=404) from None
+
+
+def cache_key(spec):
+    """(folder, weights file, their mtimes): a snapshot rewritten in place is loaded again."""
+    from digits.model.preprocess import PREPROCESS_FILE
+    model_dir = os.path.realpath(spec["dir"])
+    return (model_dir, os.path.realpath(spec["weights"]), _stamp(spec["weights"]),
+            _stamp(os.path.join(model_dir, PREPROCESS_FILE)))
+
+
+class LoadedModel:
+    """The built network (digits.frameworks Network), its module in eval mode on `device`, and
+    the Preprocess that turns a resized image into its input."""
+
+    def __init__(self, network, pre, device):
+        self.network = network
+        self.module = network.module
+        self.pre = pre
+        self.device = device
+
+    @property
+    def num_classes(self):
+        return self.pre.num_classes
+
+    @torch.no_grad()
+    def probabilities(self, batch):
+        """float32 N×C×H×W (preprocessed) → softmax probabilities N×K on the CPU (float64)."""
+        logits = self.module(batch.to(self.device))
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[1] != self.num_classes:
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ModelError(f"the network returned {shape}; expected N × {self.num_classes} class scores")
+        return torch.softmax(logits.double(), dim=1).cpu()
+
+
+def load_model(spec, device):
+    """Builds the network of a model spec and loads its weights; raises ModelError saying why not."""
+    from digits.frameworks import NetworkError, build_network
+    from digits.model import preprocess, snapshot
+
+    model_dir = spec["dir"]
+    try:
+        pre = preprocess.load(model_dir)
+    except FileNotFoundError:
+        raise ModelError("the model has no preprocess.json yet (its training has not started)", 409) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"cannot read the model's preprocess.json: {exc}") from None
+    try:
+        with open(os.path.join(model_dir, spec["network_file"]), encoding="utf-8") as f:
+            source = f.read()
+    except OSError as exc:
+        raise ModelError(f'cannot read the network file "{spec["network_file"]}": {exc.strerror or exc}') from None
+    try:
+        network = build_network(spec["framework"], source, input_shape=pre.output_shape,
+                                num_classes=pre.num_classes)
+    except NetworkError as exc:
+        raise ModelError(f"cannot build the network: {exc}") from None
+    except Exception as exc:  # user network code may raise anything
+        raise ModelError(f"building the network raised {type(exc).__name__}: {exc}") from None
+    try:
+        weights = snapshot.load_weights(spec["weights"])
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    problem = _misfit(network.module, weights)
+    if problem:
+        raise ModelError(f"the weights do not fit the network: {problem}")
+    network.module.load_state_dict(weights, strict=True)
+    network.module.eval().to(device)
+    return LoadedModel(network, pre, device)
+
+
+def _misfit(module, weights, limit=8):
+    """"" when the state_dict fits the module exactly, else which keys do not."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights or tuple(weights[k].shape) != tuple(own[k].shape)]
+    unexpected = [k for k in weights if k not in own]
+    parts = []
+    for what, keys in (("missing or mis-shaped", missing), ("unexpected", unexpected)):
+        if keys:
+            more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+            parts.append(f"{what}: {', '.join(keys[:limit])}{more}")
+    return "; ".join(parts)
+
+
+class ModelCache:
+    """Loaded models, least recently used dropped first, keyed by cache_key(spec)."""
+
+    def __init__(self, size=None, device=None):
+        self.size = max(1, int(size or os.environ.get("DIGITS_INFERENCE_CACHE") or DEFAULT_CACHE_SIZE))
+        self.device = device or pick_device()
+        self._models = OrderedDict()
+        self.loads = 0
+
+    def get(self, spec):
+        key = cache_key(spec)
+        model = self._models.pop(key, None)
+        if model is None:
+            model = load_model(spec, self.device)
+            self.loads += 1
+            # a newer snapshot of the same folder replaces older entries rather than crowding others out
+            for old in [k for k in self._models if k[:2] == key[:2]]:
+                del self._models[old]
+        self._models[key] = model
+        while len(self._models) > self.size:
+            self._models.popitem(last=False)
+        return model
+
+    def __len__(self):
+        return len(self._models)

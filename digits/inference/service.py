@@ -1,0 +1,173 @@
+"""The server's side of inference: one worker subprocess (digits.inference.worker), shared by every
+request of this server process, started on first use and restarted after it dies.
+
+Why a subprocess: a model that segfaults, leaks or spins cannot take the web server down, and the
+server only waits on a pipe (cooperatively under gevent) while the worker computes. The worker keeps
+models loaded between requests (see loader.ModelCache), so only the first request per snapshot
+pays for building the network.
+
+Requests are serialized (one in flight): the worker computes one batch at a time anyway.
+"""
+import atexit
+import collections
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+
+from digits.inference.errors import InferenceError
+
+DEFAULT_TIMEOUT = float(os.environ.get("DIGITS_INFERENCE_TIMEOUT", 600))
+START_TIMEOUT = 180.0
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class _WorkerGone(Exception):
+    pass
+
+
+class _TimedOut(Exception):
+    pass
+
+
+class InferenceService:
+    def __init__(self, command=None, env=None):
+        self.command = command or [sys.executable, "-m", "digits.inference.worker"]
+        self.env = env
+        self.restarts = -1        # counts starts after the first
+        self._proc = None
+        self._buffer = b""
+        self._next_id = 0
+        self._lock = threading.Lock()
+        self._stderr_tail = collections.deque(maxlen=30)
+
+    # ----- public
+    def call(self, op, timeout=None, **fields):
+        """Runs one request; returns its result dict or raises InferenceError (status = HTTP status)."""
+        timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+        with self._lock:
+            try:
+                self._ensure_started()
+                self._next_id += 1
+                self._send(dict(fields, op=op, id=self._next_id))
+                response = self._receive(self._next_id, time.monotonic() + timeout)
+            except _WorkerGone as exc:
+                code = self._stop()
+                tail = " | ".join(list(self._stderr_tail)[-3:])
+                raise InferenceError(f"the inference worker stopped during the request ({exc}, exit code {code})"
+                                     f"{': ' + tail if tail else ''}; a new worker starts with the next request",
+                                     500, "WorkerCrashed") from None
+            except _TimedOut:
+                self._stop()
+                raise InferenceError(f"inference did not finish within {timeout:g} s; the worker was stopped "
+                                     f"and a new one starts with the next request", 504, "Timeout") from None
+        if not response.get("ok"):
+            error = response.get("error") or {}
+            raise InferenceError(error.get("message", "inference failed"), int(error.get("status", 500)),
+                                 error.get("type", "InferenceError"))
+        return response["result"]
+
+    @property
+    def pid(self):
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def close(self):
+        with self._lock:
+            self._stop(graceful=True)
+
+    # ----- the worker process
+    def _ensure_started(self):
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._stop()
+        env = dict(os.environ if self.env is None else self.env)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        try:
+            self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, env=env, bufsize=0)
+        except OSError as exc:
+            raise InferenceError(f"cannot start the inference worker: {exc}", 500, "WorkerCrashed") from None
+        self.restarts += 1
+        self._buffer = b""
+        threading.Thread(target=self._drain_stderr, args=(self._proc,), name="inference-stderr",
+                         daemon=True).start()
+        self._receive(None, time.monotonic() + START_TIMEOUT)   # the "ready" line
+
+    def _drain_stderr(self, proc):
+        for raw in iter(proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            self._stderr_tail.append(line)
+            print(f"[inference worker {proc.pid}] {line}", file=sys.stderr, flush=True)
+
+    def _stop(self, graceful=False):
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if graceful and proc.poll() is None:
+            try:
+                proc.stdin.close()   # the worker exits at end of input
+                proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _send(self, request):
+        data = (json.dumps(request) + "\n").encode("utf-8")
+        try:
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise _WorkerGone(f"cannot send the request: {exc}") from None
+
+    def _receive(self, request_id, deadline):
+        """The response line for request_id (lines for other ids — none expected — are skipped)."""
+        fd = self._proc.stdout.fileno()
+        while True:
+            while b"\n" not in self._buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _TimedOut()
+                readable, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+                if not readable:
+                    if self._proc.poll() is not None:
+                        raise _WorkerGone("it exited")
+                    continue
+                try:
+                    chunk = os.read(fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    raise _WorkerGone(str(exc)) from None
+                if not chunk:
+                    raise _WorkerGone("it closed its output")
+                self._buffer += chunk
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("id") == request_id:
+                return message
+
+
+_service = None
+_service_lock = threading.Lock()
+
+
+def get_service():
+    """The process-wide service (one worker per server process)."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = InferenceService()
+            atexit.register(_service.close)
+        return _service

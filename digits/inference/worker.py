@@ -1,0 +1,164 @@
+"""The inference worker: `python -m digits.inference.worker`, started and fed by the server.
+
+Protocol: one JSON request per line on stdin, one JSON response per line on the original stdout:
+    → {"id": 7, "op": "classify", "model": {spec, see loader.py}, "images": ["/tmp/x.png"], ...}
+    ← {"id": 7, "ok": true, "result": {...}}   or   {"id": 7, "ok": false, "error": {message, status, type}}
+Anything else printed (by torch, a user's network code, the ONNX exporter) goes to stderr, so it can
+never corrupt the protocol. The worker exits when stdin closes (the server went away).
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+from digits.inference.errors import ImageError, InferenceError
+
+DEFAULT_BATCH = 32
+
+
+def _chunks(items, size):
+    for start in range(0, len(items), size):
+        yield start, items[start:start + size]
+
+
+def _prepared(model, paths, thumbnails=False):
+    """[(index, resized array)] and [(index, error message)] for a list of image paths."""
+    from digits.inference.images import load_resized
+    ok, failed = [], []
+    for index, path in enumerate(paths):
+        try:
+            ok.append((index, load_resized(path, model.pre)))
+        except ImageError as exc:
+            failed.append((index, str(exc)))
+    return ok, failed
+
+
+def _probabilities(model, images, batch_size):
+    """Probabilities (torch N×K) for [(index, array)], in batches."""
+    import torch
+    from digits.inference.images import network_input
+    parts = [model.probabilities(network_input([a for _, a in chunk], model.pre))
+             for _, chunk in _chunks(images, batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0, model.num_classes)
+
+
+def op_classify(cache, req):
+    from digits.inference.images import network_input, thumbnail
+    model = cache.get(req["model"])
+    paths = req.get("images") or []
+    topk = min(int(req.get("topk", 5)), model.num_classes)
+    batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
+    started = time.perf_counter()
+    results = [None] * len(paths)
+    for start, chunk in _chunks(paths, batch_size * 4):   # bounded memory for long lists
+        images, failed = _prepared(model, chunk)
+        for index, message in failed:
+            results[start + index] = {"error": message}
+        probs = _probabilities(model, images, batch_size)
+        values, indices = probs.topk(topk, dim=1) if len(images) else (probs, probs)
+        for row, (index, arr) in enumerate(images):
+            entry = {"top": [[int(i), float(p)] for i, p in zip(indices[row].tolist(), values[row].tolist())]}
+            if req.get("thumbnails"):
+                entry["thumbnail"] = thumbnail(arr)
+            results[start + index] = entry
+    out = {"results": results, "seconds": time.perf_counter() - started}
+    if req.get("visualize") and paths and "top" in results[0]:
+        from digits.inference.images import load_resized
+        from digits.inference.visualize import visualizations
+        out["visualizations"] = visualizations(model, network_input([load_resized(paths[0], model.pre)], model.pre))
+    return out
+
+
+def op_top_n(cache, req):
+    """For each class, the n images that score highest for it."""
+    from digits.inference.images import thumbnail
+    model = cache.get(req["model"])
+    paths = req.get("images") or []
+    n = max(1, int(req.get("n", 9)))
+    batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
+    images, failed = _prepared(model, paths)
+    probs = _probabilities(model, images, batch_size)
+    classes = []
+    if len(images):
+        values, rows = probs.topk(min(n, len(images)), dim=0)   # per column (class): best rows
+        by_row = dict(enumerate(images))
+        for k in range(model.num_classes):
+            best = []
+            for value, row in zip(values[:, k].tolist(), rows[:, k].tolist()):
+                index, arr = by_row[row]
+                best.append({"index": index, "path": paths[index], "probability": float(value),
+                             "thumbnail": thumbnail(arr) if req.get("thumbnails", True) else None})
+            classes.append(best)
+    return {"classes": classes, "count": len(images),
+            "errors": [{"path": paths[i], "error": m} for i, m in failed]}
+
+
+def op_export(cache, req):
+    from digits.inference.export import export
+    model = cache.get(req["model"])
+    return {"files": export(model, req["out_dir"], tuple(req.get("formats") or ("weights", "torchscript", "onnx")))}
+
+
+def op_check(cache, req):
+    """Loads a model (building the network and fitting the weights) and describes it."""
+    model = cache.get(req["model"])
+    layers = [{"name": i.name, "type": i.type, "status": i.status} for i in (model.network.layers or [])]
+    return {"num_classes": model.num_classes, "input_shape": list(model.pre.output_shape), "layers": layers,
+            "parameters": sum(p.numel() for p in model.module.parameters())}
+
+
+def op_ping(cache, req):
+    if req.get("crash"):   # tests: a worker that dies in the middle of a request
+        os._exit(int(req["crash"]))
+    if req.get("sleep"):
+        time.sleep(float(req["sleep"]))
+    return {"pid": os.getpid(), "device": str(cache.device), "cached": len(cache), "loads": cache.loads}
+
+
+OPS = {"classify": op_classify, "top_n": op_top_n, "export": op_export, "check": op_check, "ping": op_ping}
+
+
+def handle(cache, req):
+    op = OPS.get(req.get("op")) if isinstance(req, dict) else None
+    if op is None:
+        raise InferenceError(f"unknown inference op {req.get('op') if isinstance(req, dict) else req!r}")
+    return op(cache, req)
+
+
+def serve(lines, reply):
+    from digits.inference.loader import ModelCache
+    cache = ModelCache()
+    for line in lines:
+        if not line.strip():
+            continue
+        req_id = None
+        try:
+            req = json.loads(line)
+            req_id = req.get("id") if isinstance(req, dict) else None
+            response = {"id": req_id, "ok": True, "result": handle(cache, req)}
+        except InferenceError as exc:
+            response = {"id": req_id, "ok": False, "error": exc.to_json()}
+        except Exception as exc:  # noqa: BLE001 - one bad request must not end the worker
+            traceback.print_exc(file=sys.stderr)
+            response = {"id": req_id, "ok": False,
+                        "error": {"message": f"{type(exc).__name__}: {exc}", "status": 500, "type": "InferenceError"}}
+        reply(json.dumps(response))
+
+
+def main():
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (C or Python) go to the log
+    sys.stdout = sys.stderr
+
+    def reply(text):
+        protocol.write(text + "\n")
+        protocol.flush()
+
+    import digits.inference.loader  # noqa: F401  (torch and the frameworks load before "ready")
+    reply(json.dumps({"id": None, "ok": True, "result": {"ready": True, "pid": os.getpid()}}))
+    serve(sys.stdin, reply)
+
+
+if __name__ == "__main__":
+    main()

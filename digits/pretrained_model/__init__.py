@@ -1,0 +1,1 @@
+"""Pretrained models: job kind, uploads and the "Make pretrained model" action."""
