@@ -2,8 +2,10 @@
 
 Prints the request latency p50/p99 (goal p99 < 100 ms) and the training slowdown against the same
 training run without load, both measured in this run (goal < 10%). Loopback only; bounded in time.
+Each client waits --think seconds between requests, like a person's browser refreshing a page;
+--think 0 turns it into a stress test where the clients themselves compete for the CPU.
 
-    python benchmarks/load.py [--clients 50] [--epochs 6]
+    python benchmarks/load.py [--clients 50] [--epochs 6] [--think 0.5]
 """
 import argparse
 import os
@@ -33,7 +35,7 @@ def train_seconds(session, url, dataset_id, epochs, name):
     return details["runtime"], job["id"]
 
 
-def hammer(url, paths, stop, latencies, errors, max_requests=4000):
+def hammer(url, paths, stop, latencies, errors, think, max_requests=4000):
     session = requests.Session()
     for i in range(max_requests):
         if stop.is_set():
@@ -48,12 +50,15 @@ def hammer(url, paths, stop, latencies, errors, max_requests=4000):
             errors.append(path)
             continue
         latencies.append(time.perf_counter() - started)
+        if think:
+            stop.wait(think)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--think", type=float, default=0.5, help="seconds each client waits between requests")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="digits-load-")
     images = write_digits_folder(os.path.join(root, "digits"))
@@ -71,7 +76,7 @@ def main():
         stop, latencies, errors = threading.Event(), [], []
         paths = ["/index.json", f"/models/{first_model}", f"/datasets/{dataset['id']}", "/index.json",
                  f"/models/{first_model}/status"]
-        clients = [threading.Thread(target=hammer, args=(server.url, paths, stop, latencies, errors))
+        clients = [threading.Thread(target=hammer, args=(server.url, paths, stop, latencies, errors, args.think))
                    for _ in range(args.clients)]
         for c in clients:
             c.start()
@@ -85,7 +90,7 @@ def main():
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     slowdown = loaded / baseline - 1
-    print(f"clients={args.clients} requests={len(latencies)} errors={len(errors)}")
+    print(f"clients={args.clients} think={args.think}s requests={len(latencies)} errors={len(errors)}")
     print(f"latency p50={p50:.1f} ms p99={p99:.1f} ms (goal p99 < 100 ms)")
     print(f"training alone {baseline:.1f}s, under load {loaded:.1f}s: slowdown {slowdown * 100:.1f}% (goal < 10%)")
 
