@@ -43,15 +43,13 @@ class Trainer:
 
     # ---- set-up -------------------------------------------------------------------------------
     def setup(self):
-        from digits.dataset.reader import LmdbDataset, read_dataset_info
-
         cfg, rt = self.config, self.rt
+        from digits.dataset.reader import read_dataset_info
         try:
             self.info = read_dataset_info(cfg["dataset_dir"])
         except (OSError, ValueError, KeyError) as exc:
             raise TrainingError(f"cannot read the dataset in {cfg['dataset_dir']}: {exc}") from None
-        splits = self.info.get("splits", {})
-        if not splits.get("train", {}).get("count"):
+        if not self.info.get("splits", {}).get("train", {}).get("count"):
             raise TrainingError("the dataset has no training images")
         self.resume_state = snapshot.load_latest(self.job_dir, warn=lambda m: rt.emit("warning", message=m))
         seed = self.resume_state.get("random_seed") if self.resume_state else cfg["random_seed"]
@@ -60,27 +58,12 @@ class Trainer:
         self.seed = rt.broadcast_int(seed)
         trainer_setup.seed_everything(self.seed)
 
-        height, width, channels = self.info["image_dims"]
-        num_classes = int(self.info["num_classes"])
-        crop = cfg["crop_size"]
-        shape = (channels, crop, crop) if crop else (channels, height, width)
-        source = trainer_setup.read_source(cfg)
-        self.network, module = trainer_setup.build(cfg, source, shape, num_classes)
-        if not crop and getattr(self.network, "crop_size", None):  # the network's own data-layer crop
-            crop = self.network.crop_size
-            shape = (channels, crop, crop)
-            self.network, module = trainer_setup.build(cfg, source, shape, num_classes)
-        try:
-            self.pre = prep.from_training(self.info, cfg, self.network, cfg["network"]["framework"])
-        except ValueError as exc:
-            raise TrainingError(str(exc)) from None
-        trainer_setup.check_fit(module, self.pre.output_shape, num_classes, source)
-        if rt.is_main:
-            prep.write_model_files(self.pre, self.job_dir, cfg["dataset_dir"])
-
-        transferred = set()
-        if cfg["pretrained"] and not self.resume_state:
-            transferred, loaded, fresh = trainer_setup.transfer_pretrained(module, cfg["pretrained"]["file"])
+        module = self._build_network()
+        self.transferred = set()
+        if self.resume_state:  # the same parameter groups as when the snapshot was taken
+            self.transferred = set(self.resume_state.get("transferred") or [])
+        elif cfg["pretrained"]:
+            self.transferred, loaded, fresh = trainer_setup.transfer_pretrained(module, cfg["pretrained"]["file"])
             if not loaded:
                 rt.emit("warning", message="no layer of the pretrained model matched this network (names/shapes)")
             rt.emit("result", pretrained_file=cfg["pretrained"]["file"], pretrained_loaded_layers=loaded,
@@ -89,40 +72,15 @@ class Trainer:
         if rt.cuda:
             self.module = self.module.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
-        self.optimizer = make_optimizer(self.module, cfg, transferred, getattr(self.network, "param_specs", None))
+        self.optimizer = make_optimizer(self.module, cfg, self.transferred,
+                                        getattr(self.network, "param_specs", None))
         self.model = self.module
         if rt.distributed:
             self.model = DistributedDataParallel(self.module, device_ids=[rt.device.index] if rt.cuda else None)
-
-        for message in getattr(self.network, "warnings", None) or []:
-            rt.emit("warning", message=message)
-        options = dict(cfg["augmentation"])
-        if getattr(self.network, "mirror", False) and options.get("flip", "none") == "none":
-            options["flip"] = "fliplr"  # Caffe's transform_param { mirror: true }
-        augment = Augment(options)
-        if augment.quad_rot in ("rot90", "rotall") and height != width:
-            rt.emit("warning", message="quadrant rotation by 90° needs square images; only 180° turns are used")
-        self.batch_size = trainer_setup.batch_size_for(cfg, self.network)
-        workers = default_workers(rt.cuda, rt.world_size)
-        train_records = LmdbDataset(os.path.join(cfg["dataset_dir"], splits["train"].get("db", "train_db")))
-        self.train_sampler = SeededTrainSampler(len(train_records), self.seed, cfg["shuffle"], rt.rank,
-                                                rt.world_size)
-        self.train_loader = make_loader(ImageView(train_records, self.pre, augment if augment.active else None),
-                                        self.train_sampler, self.batch_size, workers, rt.cuda)
-        self.eval_loaders = {}
-        for phase in ("val", "test"):
-            split = splits.get(phase) or {}
-            db = os.path.join(cfg["dataset_dir"], split.get("db", f"{phase}_db"))
-            if split.get("count") and os.path.isdir(db):
-                records = LmdbDataset(db)
-                self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
-                                                       ShardSampler(len(records), rt.rank, rt.world_size),
-                                                       self.batch_size, workers, rt.cuda,
-                                                       persistent=phase == "val")  # test runs once
+        self._make_loaders()
 
         self.batches_per_epoch = len(self.train_loader)
-        accum = cfg["batch_accumulation"]
-        self.steps_per_epoch = math.ceil(self.batches_per_epoch / accum)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg["batch_accumulation"])
         self.max_iter = self.steps_per_epoch * cfg["train_epochs"]
         try:
             self.scheduler = make_scheduler(self.optimizer, cfg["lr_policy"], self.max_iter)
@@ -134,6 +92,57 @@ class Trainer:
         if self.resume_state:
             self._resume(self.resume_state)
         self.resume_state = None  # free the memory
+
+    def _build_network(self):
+        """Builds the network for the (cropped) image size, writes preprocess.json; returns the module."""
+        cfg, rt = self.config, self.rt
+        height, width, channels = self.info["image_dims"]
+        num_classes = int(self.info["num_classes"])
+        crop = cfg["crop_size"]
+        source = trainer_setup.read_source(cfg)
+        self.network, module = trainer_setup.build(cfg, source, (channels, crop or height, crop or width),
+                                                   num_classes)
+        if not crop and getattr(self.network, "crop_size", None):  # the network's own data-layer crop
+            crop = self.network.crop_size
+            self.network, module = trainer_setup.build(cfg, source, (channels, crop, crop), num_classes)
+        try:
+            self.pre = prep.from_training(self.info, cfg, self.network, cfg["network"]["framework"])
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        trainer_setup.check_fit(module, self.pre.output_shape, num_classes, source)
+        for message in getattr(self.network, "warnings", None) or []:
+            rt.emit("warning", message=message)
+        if rt.is_main:
+            prep.write_model_files(self.pre, self.job_dir, cfg["dataset_dir"])
+        return module
+
+    def _make_loaders(self):
+        from digits.dataset.reader import LmdbDataset
+
+        cfg, rt = self.config, self.rt
+        splits = self.info["splits"]
+        options = dict(cfg["augmentation"])
+        if getattr(self.network, "mirror", False) and options.get("flip", "none") == "none":
+            options["flip"] = "fliplr"  # Caffe's transform_param { mirror: true }
+        augment = Augment(options)
+        if augment.quad_rot in ("rot90", "rotall") and self.pre.height != self.pre.width:
+            rt.emit("warning", message="quadrant rotation by 90° needs square images; only 180° turns are used")
+        self.batch_size = trainer_setup.batch_size_for(cfg, self.network)
+        workers = default_workers(rt.cuda, rt.world_size)
+        records = LmdbDataset(os.path.join(cfg["dataset_dir"], splits["train"].get("db", "train_db")))
+        self.train_sampler = SeededTrainSampler(len(records), self.seed, cfg["shuffle"], rt.rank, rt.world_size)
+        self.train_loader = make_loader(ImageView(records, self.pre, augment if augment.active else None),
+                                        self.train_sampler, self.batch_size, workers, rt.cuda)
+        self.eval_loaders = {}
+        for phase in ("val", "test"):
+            split = splits.get(phase) or {}
+            db = os.path.join(cfg["dataset_dir"], split.get("db", f"{phase}_db"))
+            if split.get("count") and os.path.isdir(db):
+                records = LmdbDataset(db)
+                self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
+                                                       ShardSampler(len(records), rt.rank, rt.world_size),
+                                                       self.batch_size, workers, rt.cuda,
+                                                       persistent=phase == "val")  # test runs once
 
     def _resume(self, state):
         epoch = int(state["epoch"])
@@ -278,6 +287,7 @@ class Trainer:
                  "optimizer": self.optimizer.state_dict(), "lr_scheduler": self.scheduler.state_dict(),
                  "scaler": self.scaler.state_dict() if rt.amp else None, "rng": snapshot.capture_rng(),
                  "random_seed": self.seed, "iteration": self.scheduler.last_epoch,
+                 "transferred": sorted(self.transferred),
                  "framework": self.config["network"]["framework"], "preprocess": self.pre.to_json()}
         snapshot.save(os.path.join(self.job_dir, name), state)
         rt.emit("snapshot", epoch=epoch, file=name)

@@ -86,7 +86,7 @@ def test_pretrained_transfer(tmp_path, dataset_dir):
     assert run_in_process(source)[0] == 0
     wider = trainkit.TINY_NET.replace("nn.Linear(6 * (h // 2) * (w // 2), num_classes)",
                                       "nn.Linear(6 * (h // 2) * (w // 2), 16), nn.ReLU(), nn.Linear(16, num_classes)")
-    target = trainkit.make_job(str(tmp_path / "target"), dataset_dir, network=wider, train_epochs=1,
+    target = trainkit.make_job(str(tmp_path / "target"), dataset_dir, network=wider, train_epochs=2,
                                pretrained={"file": os.path.join(source, "snapshot_epoch_1.pt"),
                                            "lr_multiplier": 0.1})
     code, msgs = run_in_process(target)
@@ -97,6 +97,12 @@ def test_pretrained_transfer(tmp_path, dataset_dir):
     state = torch.load(os.path.join(target, "snapshot_epoch_1.pt"), weights_only=True)
     groups = {g["name"]: g["initial_lr"] for g in state["optimizer"]["param_groups"]}
     assert groups == {"fresh": pytest.approx(0.05), "pretrained": pytest.approx(0.005)}
+    # resuming keeps the pretrained/fresh parameter groups (and does not load the pretrained file again)
+    os.remove(os.path.join(target, "snapshot_epoch_2.pt"))
+    code, again = run_in_process(target)
+    assert code == 0, of_type(again, "error")
+    assert not any("pretrained_loaded_layers" in m for m in of_type(again, "result"))
+    assert metrics(again, "val") == [m for m in metrics(msgs, "val") if m[0] > 1]
 
 
 def test_standard_caffe_lenet_uses_its_data_layer_settings(tmp_path):
