@@ -1,0 +1,159 @@
+"""Model form and REST: validation, sweeps, network checks, previews, clone, job errors."""
+import os
+
+import pytest
+
+from tests.data import write_digits_folder
+from tests.helpers import login, wait_status
+
+LENET = {"method": "standard", "standard_networks": "lenet", "framework": "caffe", "train_epochs": "1"}
+
+
+@pytest.fixture
+def env(make_app, tmp_path):
+    images = write_digits_folder(str(tmp_path / "digits"), per_class=6)
+    app = make_app(allowed_roots=[str(tmp_path)])
+    client = login(app.test_client(), "fred")
+    response = client.post("/datasets/images/classification.json", data={
+        "folder_train": images, "resize_channels": "1", "resize_width": "28", "resize_height": "28",
+        "method": "folder", "dataset_name": "tiny", "encoding": "png"})
+    assert response.status_code == 200, response.data
+    sched = app.extensions["digits"]["scheduler"]
+    dataset = sched.get_job(response.get_json()["id"])
+    assert wait_status(dataset, ("Done", "Error"), timeout=120) == "Done", dataset.error()
+    return app, client, sched, dataset
+
+
+def _post(client, **fields):
+    return client.post("/models/images/classification.json", data=fields)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("batch_size", "0", "batch size"), ("learning_rate", "0", "learning rate"),
+    ("learning_rate", "-0.1", "learning rate"), ("learning_rate", "abc", "comma-separated"),
+    ("train_epochs", "0", ""), ("model_name", "", "required")])
+def test_bad_solver_input_is_a_form_error(env, field, value, message):
+    app, client, sched, dataset = env
+    data = dict(LENET, model_name="m", dataset=dataset.id)
+    data[field] = value
+    response = _post(client, **data)
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert field in errors and message in " ".join(errors[field])
+    assert not [j for j in sched.jobs.values() if j.category == "models"]
+
+
+def test_unknown_or_failed_dataset_is_refused(env):
+    app, client, sched, dataset = env
+    response = _post(client, **dict(LENET, model_name="m", dataset="nope"))
+    assert response.status_code == 400 and "dataset" in response.get_json()["errors"]
+    dataset.set_status("Error")
+    response = _post(client, **dict(LENET, model_name="m", dataset=dataset.id))
+    assert response.status_code == 400 and "Error" in response.get_json()["errors"]["dataset"][0]
+
+
+def test_network_that_does_not_fit_the_images_is_a_form_error(env):
+    app, client, sched, dataset = env
+    response = _post(client, **dict(LENET, model_name="m", dataset=dataset.id, standard_networks="alexnet"))
+    assert response.status_code == 400
+    assert response.get_json()["errors"]["standard_networks"]
+
+
+def test_prototxt_syntax_error_names_the_line(env):
+    app, client, sched, dataset = env
+    text = 'layer {\n  name: "ip"\n  type: "InnerProduct"\n  bottom: "data"\n  top: "ip"\n  inner_product_param { num_output: }\n}\n'
+    response = _post(client, **dict(LENET, method="custom", custom_network=text, model_name="m", dataset=dataset.id))
+    assert response.status_code == 400
+    assert "line" in response.get_json()["errors"]["custom_network"][0]
+
+
+def test_sweep_creates_one_job_per_combination(env):
+    app, client, sched, dataset = env
+    response = _post(client, **dict(LENET, model_name="sweep", dataset=dataset.id, batch_size="8,16",
+                                    learning_rate="0.01,0.02,0.05"))
+    assert response.status_code == 200, response.data
+    jobs = response.get_json()["jobs"]
+    assert len(jobs) == 6
+    groups = {sched.get_job(j["id"]).group for j in jobs}
+    assert groups == {"sweep"}
+    configs = {(sched.get_job(j["id"]).train_config()["batch_size"], sched.get_job(j["id"]).train_config()["learning_rate"])
+               for j in jobs}
+    assert configs == {(b, r) for b in (8, 16) for r in (0.01, 0.02, 0.05)}
+    for j in jobs:
+        sched.abort_job(sched.get_job(j["id"]))
+
+
+def test_python_network_that_raises_fails_the_job_with_its_traceback(env):
+    app, client, sched, dataset = env
+    source = "def build(input_shape, num_classes):\n    raise RuntimeError('my network is broken')\n"
+    response = _post(client, **dict(LENET, framework="torch", method="custom", custom_network=source,
+                                    model_name="broken", dataset=dataset.id))
+    # the check at submit time already builds it: a form error naming the problem
+    assert response.status_code == 400
+    assert "my network is broken" in response.get_json()["errors"]["custom_network"][0]
+
+
+def test_network_error_found_only_in_training_is_a_job_error(env):
+    app, client, sched, dataset = env
+    # builds fine for the check (CPU, eval), fails once training calls it with a batch > 2
+    source = ("import torch\n"
+              "class Net(torch.nn.Module):\n"
+              "    def __init__(self):\n"
+              "        super().__init__()\n"
+              "        self.fc = torch.nn.Linear(784, 10)\n"
+              "    def forward(self, x):\n"
+              "        if self.training and x.shape[0] > 2:\n"
+              "            raise ValueError('exploded during training')\n"
+              "        return self.fc(x.flatten(1))\n"
+              "def build(input_shape, num_classes):\n"
+              "    return Net()\n")
+    response = _post(client, **dict(LENET, framework="torch", method="custom", custom_network=source,
+                                    model_name="late", dataset=dataset.id, batch_size="4"))
+    assert response.status_code == 200, response.data
+    job = sched.get_job(response.get_json()["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=120) == "Error"
+    assert "exploded during training" in job.error()
+
+
+def test_model_trains_and_lists_snapshots_and_clone_prefills(env):
+    app, client, sched, dataset = env
+    response = _post(client, **dict(LENET, model_name="tiny-lenet", dataset=dataset.id, train_epochs="2",
+                                    random_seed="3"))
+    job = sched.get_job(response.get_json()["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=180) == "Done", job.error()
+    details = client.get(f"/models/{job.id}.json").get_json()
+    assert details["snapshots"] == [1, 2]
+    assert [p[0] for p in details["metrics"]["val/accuracy"]] == [1, 2]
+    page = client.get(f"/models/{job.id}")
+    assert page.status_code == 200 and b"combined-chart" in page.data
+    clone = client.get(f"/clone/{job.id}", follow_redirects=True)
+    assert clone.status_code == 200 and b"tiny-lenet (clone)" in clone.data and b'value="3"' in clone.data
+    # dataset in use by the model cannot be deleted
+    response = client.delete(f"/datasets/{dataset.id}")
+    assert response.status_code == 403 and "tiny-lenet" in response.get_json()["error"]["message"]
+
+
+def test_previews(env):
+    app, client, sched, dataset = env
+    response = client.post("/models/visualize-network.json", data=dict(LENET, dataset=dataset.id))
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["svg"].startswith("<svg") and any(n["type"] == "Convolution" for n in data["graph"]["nodes"])
+    response = client.post("/models/visualize-lr.json", data={"lr_policy": "step", "learning_rate": "0.1",
+                                                              "lr_step_size": "50", "lr_step_gamma": "0.1"})
+    rates = response.get_json()["points"]["learning_rate"]
+    assert rates[0] == pytest.approx(0.1) and rates[-1] == pytest.approx(0.001)
+    response = client.post("/models/visualize-lr.json", data={"lr_policy": "step", "learning_rate": "-1"})
+    assert response.status_code == 400
+    text = client.get("/models/networks/lenet.json?framework=caffe").get_json()["text"]
+    assert 'type: "Convolution"' in text
+    assert client.get("/models/networks/nope.json").status_code == 404
+
+
+def test_new_model_page_renders(env):
+    app, client, sched, dataset = env
+    page = client.get("/models/images/classification/new")
+    assert page.status_code == 200 and dataset.name.encode() in page.data and b"LeNet" in page.data
+    assert login(app.test_client(), "bob").get("/models/images/classification/new").status_code == 200
+    anon = app.test_client().get("/models/images/classification/new")
+    assert anon.status_code == 302 and "/login" in anon.headers["Location"]
