@@ -124,7 +124,8 @@ def test_network_with_wrong_output_size(job):
 
 
 def test_ddp_two_gloo_ranks(tmp_path, dataset_dir):
-    job_dir = trainkit.make_job(str(tmp_path / "ddp"), dataset_dir, train_epochs=2, batch_size=8)
+    job_dir = trainkit.make_job(str(tmp_path / "ddp"), dataset_dir, train_epochs=3, batch_size=4,
+                                batch_accumulation=2)   # exercises DDP's no_sync between accumulated batches
     from digits.tools.train import train_command
     argv = train_command(job_dir, 2)
     assert argv[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
@@ -134,11 +135,11 @@ def test_ddp_two_gloo_ranks(tmp_path, dataset_dir):
     msgs = parse_lines(out.stdout)
     assert not of_type(msgs, "error")
     first = of_type(msgs, "result")[0]
-    assert first["world_size"] == 2 and first["iterations_per_epoch"] == 6   # 96 / (2 ranks × 8)
-    assert [m["epoch"] for m in of_type(msgs, "snapshot")] == [1, 2]          # rank 0 only speaks
+    assert first["world_size"] == 2 and first["iterations_per_epoch"] == 6   # 96 / (2 ranks × 4 × 2)
+    assert [m["epoch"] for m in of_type(msgs, "snapshot")] == [1, 2, 3]       # rank 0 only speaks
     val_acc = metrics(msgs, "val", "accuracy")
-    assert len(val_acc) == 2 and val_acc[-1][1] >= 75.0
-    state = torch.load(os.path.join(job_dir, "snapshot_epoch_2.pt"), weights_only=True)
+    assert len(val_acc) == 3 and val_acc[-1][1] >= 75.0
+    state = torch.load(os.path.join(job_dir, "snapshot_epoch_3.pt"), weights_only=True)
     assert not any(k.startswith("module.") for k in state["model"])
 
 
