@@ -22,6 +22,9 @@ KIND_MODULES = [
     "digits.openapi",
     "digits.dataset.images.classification.views",
     "digits.model.images.classification.views",
+    "digits.model.images.classification.inference_views",
+    "digits.model.archive",
+    "digits.pretrained_model.views",
 ]
 
 csrf = CSRFProtect()

@@ -7,6 +7,7 @@ A model spec (sent by the server) names what to load:
 The network is built for the preprocessed input shape, exactly like the training tool built it,
 and the weights are read with torch.load(weights_only=True) and must fit it completely.
 """
+import json
 import os
 from collections import OrderedDict
 
@@ -115,6 +116,35 @@ def _misfit(module, weights, limit=8):
             more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
             parts.append(f"{what}: {', '.join(keys[:limit])}{more}")
     return "; ".join(parts)
+
+
+def complete_preprocess(spec):
+    """Fills a preprocess.json "scale" left null (an uploaded model) from the network, as training does:
+    a prototxt data layer's transform_param scale / the Python source's SCALE, else the framework's
+    default; likewise an unset crop_size from the network's own crop."""
+    from digits.frameworks import NetworkError, build_network
+    from digits.model.preprocess import PREPROCESS_FILE, default_scale
+    path = os.path.join(spec["dir"], PREPROCESS_FILE)
+    with open(path) as f:
+        params = json.load(f)
+    if params.get("scale") is not None:
+        return
+    try:
+        with open(os.path.join(spec["dir"], spec["network_file"]), encoding="utf-8") as f:
+            source = f.read()
+        network = build_network(spec["framework"], source, (params["channels"], params["height"], params["width"]),
+                                params["num_classes"])
+    except NetworkError as exc:
+        raise ModelError(f"cannot build the network: {exc}") from None
+    except Exception as exc:  # user network code may raise anything
+        raise ModelError(f"building the network raised {type(exc).__name__}: {exc}") from None
+    params["scale"] = network.scale if network.scale is not None else default_scale(spec["framework"])
+    if not params.get("crop_size") and network.crop_size:
+        params["crop_size"] = network.crop_size
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(params, f, indent=2)
+    os.replace(tmp, path)
 
 
 class ModelCache:

@@ -102,6 +102,9 @@ def op_export(cache, req):
 
 def op_check(cache, req):
     """Loads a model (building the network and fitting the weights) and describes it."""
+    if req.get("complete_preprocess"):
+        from digits.inference.loader import complete_preprocess
+        complete_preprocess(req["model"])
     model = cache.get(req["model"])
     layers = [{"name": i.name, "type": i.type, "status": i.status} for i in (model.network.layers or [])]
     return {"num_classes": model.num_classes, "input_shape": list(model.pre.output_shape), "layers": layers,

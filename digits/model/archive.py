@@ -1,0 +1,184 @@
+"""Download a trained model: /models/<id>/download[.tar|.tar.gz|.zip]?epoch=N.
+
+The archive holds everything needed to reproduce the server's predictions elsewhere
+(examples/classification/use_archive.py does it with torch or onnxruntime, numpy and PIL only):
+    network.prototxt | network.py   the definition as the user gave it
+    weights.pt                      state_dict of the snapshot (torch.load(weights_only=True))
+    model.ts, model.onnx            TorchScript / ONNX exports: input "data" N×C×H×W float32
+                                    (preprocessed), output "logits" N×K (apply softmax)
+    labels.txt, preprocess.json     class names; resize mode, size, channels, mean mode, crop, scale
+    mean.binaryproto, mean.npy      the mean (Caffe's BlobProto; float32 C×H×W RGB for numpy), if used
+    info.json                       job, epoch, framework, input/output names and shapes, metrics
+Exports are made by the inference worker once per snapshot and cached in <model>/deploy/.
+"""
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import tarfile
+import tempfile
+import time
+import zipfile
+
+from flask import Blueprint, after_this_request, request, send_file
+
+from digits import __version__
+from digits.inference.errors import InferenceError
+from digits.inference.jobs import model_spec, parse_epoch
+from digits.inference.service import get_service
+from digits.model.job import ImageClassificationModelJob
+from digits.utils.routing import json_error, scheduler
+
+blueprint = Blueprint("model_archive", __name__)
+
+FORMATS = {"tar": "w", "tar.gz": "w:gz", "tgz": "w:gz", "zip": "zip"}
+DEPLOY_DIR = "deploy"
+EXPORTS = ("weights", "torchscript", "onnx")
+EXPORT_FILES = ("weights.pt", "model.ts", "model.onnx")
+
+
+@blueprint.route("/models/<job_id>/download", methods=["GET", "POST"])
+@blueprint.route("/models/<job_id>/download.<extension>", methods=["GET", "POST"])
+def download(job_id, extension="tar.gz"):
+    if extension not in FORMATS:
+        return json_error(f"unknown archive type .{extension}; use .tar, .tar.gz or .zip", 400)
+    job = scheduler().get_job(job_id)
+    if not isinstance(job, ImageClassificationModelJob):
+        return json_error(f"no image classification model with id {job_id!r}", 404)
+    epoch_field = next((request.values.get(k) for k in ("epoch", "snapshot_epoch") if request.values.get(k)), None)
+    try:
+        spec, epoch = model_spec(job, parse_epoch(epoch_field))
+        folder = deploy_files(job, spec, epoch)
+        path = write_archive(job, epoch, folder, extension)
+    except InferenceError as exc:
+        return json_error(str(exc), exc.status, exc.type)
+
+    @after_this_request
+    def _remove(response):
+        # the open file handle keeps the data readable for send_file after the unlink
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return response
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", job.name).strip("_") or job.id
+    return send_file(path, as_attachment=True, download_name=f"{name}_epoch_{epoch:g}.{extension}",
+                     max_age=0)
+
+
+def deploy_files(job, spec, epoch):
+    """The folder holding the snapshot's exports, made by the worker unless cached and current."""
+    stamp = f"{os.stat(spec['weights']).st_mtime_ns}"
+    folder = job.path(DEPLOY_DIR, f"epoch_{epoch:g}")
+    done_marker = os.path.join(folder, "complete.json")
+    if _read_json(done_marker).get("stamp") != stamp:
+        os.makedirs(job.path(DEPLOY_DIR), exist_ok=True)
+        staging = job.path(DEPLOY_DIR, f".staging-{secrets.token_hex(4)}")
+        try:
+            details = get_service().call("export", model=spec, out_dir=staging, formats=list(EXPORTS))["files"]
+            with open(os.path.join(staging, "complete.json"), "w") as f:
+                json.dump({"stamp": stamp, "exports": details}, f)
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(staging, folder)
+        except OSError as exc:
+            raise InferenceError(f"cannot store the exported model: {exc}", 500, "Error") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def archive_members(job, epoch, folder):
+    """[(name in the archive, bytes or a file path)], every name chosen here (never from users)."""
+    preprocess = _read_json(job.path("preprocess.json"))
+    network_file = job.extra.get("network_file")
+    members = [(network_file, job.path(network_file)), ("preprocess.json", job.path("preprocess.json"))]
+    members += [(name, os.path.join(folder, name)) for name in EXPORT_FILES]
+    labels = job.labels()
+    members.append(("labels.txt", "".join(f"{label}\n" for label in labels).encode("utf-8")))
+    mean_file = preprocess.get("mean_file")
+    if preprocess.get("mean", "none") != "none" and mean_file:
+        members.append((mean_file, job.path(mean_file)))
+        members.append(("mean.npy", _mean_npy(job.path(mean_file))))
+    info = {"job_id": job.id, "name": job.name, "epoch": epoch, "framework": job.extra.get("framework"),
+            "network_file": network_file, "dataset_id": job.extra.get("dataset_id"), "created": job.created,
+            "exported": time.time(), "digits_version": __version__, "num_classes": preprocess.get("num_classes"),
+            "input": {"name": "data", "shape": ["N", *_input_shape(preprocess)], "dtype": "float32",
+                      "preprocessed": True},
+            "output": {"name": "logits", "shape": ["N", preprocess.get("num_classes")], "apply": "softmax"},
+            "files": {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx",
+                      "labels": "labels.txt", "preprocess": "preprocess.json",
+                      "mean": "mean.npy" if mean_file and preprocess.get("mean", "none") != "none" else None},
+            "exports": _read_json(os.path.join(folder, "complete.json")).get("exports", {}),
+            "metrics": _metrics_at(job, epoch)}
+    members.append(("info.json", json.dumps(info, indent=2).encode("utf-8")))
+    return members
+
+
+def _input_shape(preprocess):
+    crop = preprocess.get("crop_size")
+    return [preprocess.get("channels"), crop or preprocess.get("height"), crop or preprocess.get("width")]
+
+
+def _metrics_at(job, epoch):
+    task = job.train_task
+    found = {}
+    for key, series in (task.metrics if task else {}).items():
+        values = [v for e, v in series if e is not None and abs(e - epoch) < 1e-6]
+        if values and not key.startswith("train/"):
+            found[key] = values[-1]
+    return found
+
+
+def _mean_npy(path):
+    import numpy as np
+    from digits.dataset.reader import load_mean
+    buf = io.BytesIO()
+    np.save(buf, load_mean(path).astype(np.float32))
+    return buf.getvalue()
+
+
+def write_archive(job, epoch, folder, extension):
+    """Writes the archive into a temp file; returns its path."""
+    fd, path = tempfile.mkstemp(prefix="digits-download-", suffix=f".{extension}")
+    os.close(fd)
+    members = archive_members(job, epoch, folder)
+    try:
+        if FORMATS[extension] == "zip":
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name, content in members:
+                    if isinstance(content, bytes):
+                        archive.writestr(name, content)
+                    else:
+                        archive.write(content, name)
+        else:
+            with tarfile.open(path, FORMATS[extension]) as archive:
+                for name, content in members:
+                    _add_tar(archive, name, content)
+    except OSError as exc:
+        os.unlink(path)
+        raise InferenceError(f"cannot write the archive: {exc}", 500, "Error") from None
+    return path
+
+
+def _add_tar(archive, name, content):
+    """A regular file entry with neutral ownership; never follows or stores links."""
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime, info.type = 0o644, int(time.time()), tarfile.REGTYPE
+    if isinstance(content, bytes):
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+        return
+    with open(content, "rb") as f:
+        info.size = os.fstat(f.fileno()).st_size
+        archive.addfile(info, f)

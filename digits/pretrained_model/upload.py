@@ -1,0 +1,161 @@
+"""Filling a pretrained model's folder: from a trained model's snapshot, from uploaded files (weights
++ network definition + labels), or from an uploaded archive (ours, or any holding those files).
+
+Every file lands under a fixed name chosen here; archives are extracted with digits.dataset.archive
+(no absolute paths, no "..", no links, size-capped). The inference worker then builds the network
+and loads the weights (torch.load(weights_only=True)), so a model that cannot run is refused.
+"""
+import json
+import os
+import shutil
+
+from digits.inference.errors import InferenceError
+from digits.model.job import NETWORK_FILES
+from digits.pretrained_model.job import INFO_FILE, LABELS_FILE, WEIGHTS_FILE
+
+NETWORK_SUFFIXES = {".prototxt": "caffe", ".py": "torch"}
+WEIGHTS_SUFFIXES = (".pt", ".pth")
+MEAN_FILE = "mean.binaryproto"
+IMAGE_TYPES = {"3": 3, "color": 3, "rgb": 3, "1": 1, "grayscale": 1, "gray": 1}
+RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
+
+
+def bad(message):
+    return InferenceError(message, 400, "BadRequest")
+
+
+def read_labels(path):
+    from digits.dataset.files import ListFileError
+    from digits.dataset.files import read_labels as read
+    try:
+        return read(path)
+    except ListFileError as exc:
+        raise bad(str(exc)) from None
+
+
+def place_network(job_dir, source_path, framework):
+    """Copies the definition under its standard name; returns (framework, file name)."""
+    if framework is None:
+        framework = NETWORK_SUFFIXES.get(os.path.splitext(source_path)[1].lower())
+    if framework not in NETWORK_FILES:
+        raise bad(f"framework must be caffe or torch, got {framework!r}")
+    name = NETWORK_FILES[framework]
+    shutil.copyfile(source_path, os.path.join(job_dir, name))
+    return framework, name
+
+
+def form_preprocess(form, num_classes, has_mean):
+    """preprocess.json from DIGITS' upload fields (image_type, resize_mode, width, height) + ours."""
+    channels = IMAGE_TYPES.get(str(form.get("image_type") or "3").strip().lower())
+    if channels is None:
+        raise bad(f"image_type must be color (3) or grayscale (1), got {form.get('image_type')!r}")
+    sizes = {}
+    for field in ("width", "height"):
+        try:
+            sizes[field] = int(str(form.get(field) or "").strip())
+        except ValueError:
+            raise bad(f"{field} is required: the image {field} the model was trained on") from None
+        if not 1 <= sizes[field] <= 8192:
+            raise bad(f"{field} must be between 1 and 8192, got {sizes[field]}")
+    resize_mode = (form.get("resize_mode") or "squash").strip()
+    if resize_mode not in RESIZE_MODES:
+        raise bad(f"resize_mode must be one of {', '.join(RESIZE_MODES)}, got {resize_mode!r}")
+    use_mean = (form.get("use_mean") or ("image" if has_mean else "none")).strip()
+    if use_mean not in ("none", "image", "pixel") or (use_mean != "none" and not has_mean):
+        raise bad("use_mean image/pixel needs a mean_file (mean.binaryproto); use none otherwise")
+    scale = None
+    if str(form.get("scale") or "").strip():
+        try:
+            scale = float(form.get("scale"))
+        except ValueError:
+            raise bad(f"scale must be a number, got {form.get('scale')!r}") from None
+    crop = str(form.get("crop_size") or "").strip()
+    return {"channels": channels, "height": sizes["height"], "width": sizes["width"], "resize_mode": resize_mode,
+            "crop_size": int(crop) if crop.isdigit() and int(crop) > 0 else None, "mean": use_mean,
+            "mean_file": MEAN_FILE if use_mean != "none" else None, "scale": scale, "whitening": False,
+            "channel_order": "RGB", "num_classes": num_classes}
+
+
+def checked_preprocess(path, num_classes, mean_present):
+    """An archive's preprocess.json, checked and pointed at our mean file name."""
+    try:
+        with open(path) as f:
+            params = json.load(f)
+        if not isinstance(params, dict):
+            raise ValueError("not an object")
+        for key in ("channels", "height", "width"):
+            params[key] = int(params[key])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise bad(f"preprocess.json is not usable: {exc}") from None
+    if params.get("num_classes") not in (None, num_classes):
+        raise bad(f"labels.txt has {num_classes} classes but preprocess.json says {params['num_classes']}")
+    params["num_classes"] = num_classes
+    if params.get("mean", "none") != "none":
+        if not mean_present:
+            raise bad(f"preprocess.json subtracts the {params['mean']} mean but the archive has no mean file")
+        params["mean_file"] = MEAN_FILE
+    return params
+
+
+def write_preprocess(job_dir, params):
+    with open(os.path.join(job_dir, "preprocess.json"), "w") as f:
+        json.dump(params, f, indent=2)
+
+
+def write_info(job_dir, info):
+    with open(os.path.join(job_dir, INFO_FILE), "w") as f:
+        json.dump(info, f, indent=2)
+
+
+def find_archive_files(folder):
+    """{"network", "weights", "labels", "preprocess", "mean", "info"} paths found in an extracted archive
+    (at its top level, or inside its single top-level folder)."""
+    names = [n for n in os.listdir(folder) if not n.startswith(".") and n != "__MACOSX"]
+    if len(names) == 1 and os.path.isdir(os.path.join(folder, names[0])):
+        return find_archive_files(os.path.join(folder, names[0]))
+    files = {n: os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))}
+    found = {"labels": files.get(LABELS_FILE), "preprocess": files.get("preprocess.json"),
+             "info": files.get(INFO_FILE), "mean": files.get(MEAN_FILE)}
+    found["network"] = _one(files, ("network.prototxt", "network.py"), tuple(NETWORK_SUFFIXES), "network definition")
+    found["weights"] = _one(files, (WEIGHTS_FILE,), WEIGHTS_SUFFIXES, "weights file")
+    if not found["labels"]:
+        raise bad("the archive has no labels.txt (one class name per line)")
+    return found
+
+
+def _one(files, preferred, suffixes, what):
+    for name in preferred:
+        if name in files:
+            return files[name]
+    matches = sorted(n for n in files if n.lower().endswith(suffixes) and not n.startswith("solver"))
+    if len(matches) == 1:
+        return files[matches[0]]
+    if not matches:
+        raise bad(f"the archive has no {what} ({' or '.join(preferred)})")
+    raise bad(f"the archive has several candidates for the {what} ({', '.join(matches)}); name it {preferred[0]}")
+
+
+def archive_info(path):
+    try:
+        with open(path) as f:
+            info = json.load(f)
+        return info if isinstance(info, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def fill_from_files(job_dir, network, weights, labels, framework=None, preprocess=None, form=None, mean=None):
+    """Copies the files into job_dir; returns (framework, network file name, labels)."""
+    label_names = read_labels(labels)
+    framework, network_file = place_network(job_dir, network, framework)
+    shutil.copyfile(weights, os.path.join(job_dir, WEIGHTS_FILE))
+    with open(os.path.join(job_dir, LABELS_FILE), "w", encoding="utf-8") as f:
+        f.write("".join(f"{name}\n" for name in label_names))
+    if mean:
+        shutil.copyfile(mean, os.path.join(job_dir, MEAN_FILE))
+    if preprocess:
+        params = checked_preprocess(preprocess, len(label_names), bool(mean))
+    else:
+        params = form_preprocess(form or {}, len(label_names), bool(mean))
+    write_preprocess(job_dir, params)
+    return framework, network_file, label_names

@@ -1,0 +1,181 @@
+"""Routes of pretrained models: the upload page, uploads (files or an archive), and "Make pretrained
+model" from a trained model. JSON answers: {"id", "name", "status", "success": true}."""
+import os
+import shutil
+
+from flask import Blueprint, jsonify, redirect, render_template, request
+
+from digits.auth import current_user, login_required
+from digits.dataset.archive import ArchiveError, extract_archive
+from digits.inference.errors import InferenceError
+from digits.inference.inputs import Uploads
+from digits.inference.jobs import model_spec, parse_epoch
+from digits.inference.service import get_service
+from digits.model.job import ImageClassificationModelJob
+from digits.pretrained_model import upload
+from digits.pretrained_model.job import PretrainedModelJob
+from digits.status import Status
+from digits.utils.routing import config, json_error, scheduler, wants_json
+
+blueprint = Blueprint("pretrained_models", __name__)
+MAX_ARCHIVE_ENTRIES = 200
+
+
+def _max_bytes():
+    cfg = config()
+    return int(cfg.get("pretrained_max_bytes") or 2 * cfg["max_upload_bytes"])
+
+
+def _answer(job):
+    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+        return jsonify({"id": job.id, "name": job.name, "status": job.status, "success": True})
+    return redirect(job.page_url())
+
+
+def _fail(exc):
+    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+        return json_error(str(exc), exc.status, exc.type)
+    if request.path.startswith("/pretrained_models/"):   # the upload form, shown again with the problem
+        return render_template("pretrained_models/new.html", error=str(exc), form=request.form), exc.status
+    return render_template("error.html", code=exc.status, message=str(exc)), exc.status
+
+
+def _new_job(name):
+    name = (name or "").strip()
+    if not name:
+        raise upload.bad("job_name is required: a name for the pretrained model")
+    if len(name) > 200:
+        raise upload.bad("job_name may be at most 200 characters")
+    job = PretrainedModelJob(config()["jobs_dir"], name, current_user(), request.form.get("group_name", ""))
+    os.makedirs(job.dir)
+    return job
+
+
+def _finish(job, framework, network_file, source):
+    """Checks the folder with the worker (network builds, weights fit), then registers the job Done."""
+    job.extra.update(framework=framework, network_file=network_file)
+    try:
+        check = get_service().call("check", model=job.model_spec(), complete_preprocess=True)
+    except InferenceError as exc:
+        raise InferenceError(f"the model cannot be used: {exc}", 400 if exc.status < 500 else exc.status,
+                             exc.type) from None
+    info = dict(source, num_classes=check["num_classes"], input_shape=check["input_shape"],
+                parameters=check["parameters"], layers=[layer["name"] for layer in check["layers"]
+                                                        if layer["status"] == "active"])
+    upload.write_info(job.dir, info)
+    job.extra["info"] = info
+    job.set_status(Status.DONE)
+    job.save()
+    sched = scheduler()
+    sched.jobs[job.id] = job
+    sched.emitter.job_update(job, "added")
+    return job
+
+
+def _create(name, fill):
+    """Makes the folder, runs fill(job) → (framework, network file, source), checks; cleans up on error."""
+    job = None
+    try:
+        job = _new_job(name)
+        framework, network_file, source = fill(job)
+        return _answer(_finish(job, framework, network_file, source))
+    except InferenceError as exc:
+        if job is not None:
+            shutil.rmtree(job.dir, ignore_errors=True)
+        return _fail(exc)
+
+
+@blueprint.route("/pretrained_models/new", methods=["GET"])
+@login_required
+def new():
+    return render_template("pretrained_models/new.html", error=None, form={})
+
+
+@blueprint.route("/pretrained_models/new", methods=["POST"])
+@blueprint.route("/pretrained_models/new.json", methods=["POST"])
+@login_required
+def create_from_files():
+    """DIGITS' fields: weights_file, model_def_file, labels_file, framework, image_type, resize_mode,
+    width, height, job_name; ours: mean_file, use_mean, scale, crop_size."""
+    def fill(job):
+        with Uploads() as uploads:
+            saved = {field: uploads.save(request.files.get(field), field)
+                     for field in ("weights_file", "model_def_file", "labels_file")}
+            mean = request.files.get("mean_file")
+            mean_path = uploads.save(mean, "mean_file") if mean is not None and mean.filename else None
+            framework = (request.form.get("framework") or "").strip().lower() or None
+            if framework is None:
+                framework = upload.NETWORK_SUFFIXES.get(
+                    os.path.splitext(request.files["model_def_file"].filename)[1].lower())
+            framework, network_file, _ = upload.fill_from_files(
+                job.dir, saved["model_def_file"], saved["weights_file"], saved["labels_file"], framework,
+                form=request.form, mean=mean_path)
+        return framework, network_file, {"source": "upload"}
+    return _create(request.form.get("job_name"), fill)
+
+
+@blueprint.route("/pretrained_models/upload_archive", methods=["POST"])
+@blueprint.route("/pretrained_models/upload_archive.json", methods=["POST"])
+@login_required
+def create_from_archive():
+    """An archive (.tar, .tar.gz, .zip) holding the network, weights and labels.txt — e.g. one
+    downloaded from /models/<id>/download — plus preprocess.json (else the form's image fields)."""
+    def fill(job):
+        with Uploads() as uploads:
+            path = uploads.save(request.files.get("archive"), "archive")
+            folder = os.path.join(uploads.dir, "extracted")
+            try:
+                extract_archive(path, folder, _max_bytes(), MAX_ARCHIVE_ENTRIES)
+            except ArchiveError as exc:
+                status = 413 if "limit" in str(exc) else 400
+                raise InferenceError(f"archive: {exc}", status, "BadRequest") from None
+            found = upload.find_archive_files(folder)
+            info = upload.archive_info(found["info"]) if found["info"] else {}
+            framework, network_file, _ = upload.fill_from_files(
+                job.dir, found["network"], found["weights"], found["labels"], info.get("framework"),
+                preprocess=found["preprocess"], form=request.form, mean=found["mean"])
+        source = {"source": "archive", "archive_name": request.files["archive"].filename}
+        if info.get("job_id"):
+            source.update(model_id=info.get("job_id"), model_name=info.get("name"), epoch=info.get("epoch"))
+        return framework, network_file, source
+    name = request.form.get("job_name")
+    return _create(name if name and name.strip() else _archive_stem(), fill)
+
+
+def _archive_stem():
+    storage = request.files.get("archive")
+    name = os.path.basename(storage.filename or "") if storage is not None else ""
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip"):
+        if name.lower().endswith(suffix):
+            return name[:-len(suffix)]
+    return name or "pretrained model"
+
+
+@blueprint.route("/models/<job_id>/to_pretrained", methods=["POST"])
+@blueprint.route("/models/<job_id>/to_pretrained.json", methods=["POST"])
+@login_required
+def from_model(job_id):
+    """"Make pretrained model" from a snapshot (newest unless snapshot_epoch / epoch is given)."""
+    model = scheduler().get_job(job_id)
+    if not isinstance(model, ImageClassificationModelJob):
+        return json_error(f"no image classification model with id {job_id!r}", 404)
+
+    def fill(job):
+        spec, epoch = model_spec(model, parse_epoch(request.values.get("snapshot_epoch") or request.values.get("epoch")))
+        framework, network_file = model.extra["framework"], model.extra["network_file"]
+        shutil.copyfile(model.path(network_file), job.path(network_file))
+        with open(job.path("labels.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{label}\n" for label in model.labels()))
+        original_mean = upload.archive_info(model.path("preprocess.json")).get("mean_file")
+        params = upload.checked_preprocess(model.path("preprocess.json"), len(model.labels()), True)
+        if params.get("mean", "none") != "none":
+            shutil.copyfile(model.path(original_mean), job.path(upload.MEAN_FILE))
+        upload.write_preprocess(job.dir, params)
+        get_service().call("export", model=spec, out_dir=job.dir, formats=["weights"])
+        return framework, network_file, {"source": "model", "model_id": model.id, "model_name": model.name,
+                                         "epoch": epoch}
+    try:
+        default_name = f"{model.name} (epoch {model_spec(model)[1]:g})"
+    except InferenceError as exc:
+        return _fail(exc)
+    return _create(request.form.get("job_name") or default_name, fill)

@@ -1,0 +1,51 @@
+"""Test data for the inference tests: colour-class images and two tiny networks."""
+import os
+
+import numpy as np
+from PIL import Image
+
+CLASSES = ("blue", "green", "red")          # parse_folder sorts class folders: label ids 0, 1, 2
+COLORS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (40, 40, 220)}
+SIZE = 16
+
+TORCH_NET = '''
+import torch.nn as nn
+
+def build(input_shape, num_classes):
+    c, h, w = input_shape
+    return nn.Sequential(
+        nn.Conv2d(c, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(4 * (h // 2) * (w // 2), num_classes))
+'''
+
+CAFFE_NET = '''
+name: "tiny"
+layer { name: "data" type: "Data" top: "data" top: "label" transform_param { scale: 0.0039215684 } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "xavier" } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "fc" type: "InnerProduct" bottom: "pool1" top: "fc"
+        inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+'''
+
+
+def color_image(name, rng, size=SIZE):
+    base = np.array(COLORS[name], dtype=np.int16)
+    noise = rng.integers(-25, 26, size=(size, size, 3))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), "RGB")
+
+
+def write_class_folders(root, per_class, seed, size=SIZE):
+    rng = np.random.default_rng(seed)
+    for name in CLASSES:
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            color_image(name, rng, size).save(os.path.join(root, name, f"{i:03d}.png"))
+    return root
+
+
+def probe_files(world, name):
+    folder = os.path.join(world.probe_dir, name)
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
