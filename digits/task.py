@@ -9,6 +9,14 @@ from digits.status import Status, StatusHistory
 LOG_TAIL_LINES = 200
 
 
+def module_command(module, job_dir, args=(), procs=1, python=None):
+    """argv running a tool module: plain python for one process, torch.distributed.run for more."""
+    launcher = [python or sys.executable]
+    if procs > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
+    return [*launcher, "-m", module, "--job-dir", str(job_dir), *args]
+
+
 def _add_point(series, epoch, value):
     """Adds a metric point, replacing one at the same epoch: a resumed tool replays the history in
     its snapshot, which fills in what the server had not saved before a crash, without duplicates."""
@@ -94,10 +102,7 @@ class Task:
         if self.tool.endswith(".py"):  # test tools and plugins given as a file path
             return [sys.executable, self.tool, "--job-dir", job.dir, *self.args]
         procs = max(len(self.gpus), int(self.resources.get("procs", 1)))
-        launcher = [sys.executable]
-        if procs > 1:
-            launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
-        return [*launcher, "-m", f"digits.tools.{self.tool}", "--job-dir", job.dir, *self.args]
+        return module_command(f"digits.tools.{self.tool}", job.dir, self.args, procs)
 
     def environment(self):
         env = dict(os.environ)

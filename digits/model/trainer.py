@@ -40,6 +40,7 @@ class Trainer:
         self.config = config
         self.rt = runtime
         self.nan_warned = False
+        self.history = []   # every metric point sent, kept in snapshots for replay on resume
 
     # ---- set-up -------------------------------------------------------------------------------
     def setup(self):
@@ -157,6 +158,13 @@ class Trainer:
         snapshot.restore_rng(state["rng"])
         self.start_epoch = epoch + 1
         self.rt.emit("resumed", epoch=epoch)
+        # Replayed so the server's history is whole even if it died before saving what it was sent.
+        for phase, name, point, value in state.get("metrics") or []:
+            self.metric(phase, name, point, value)
+
+    def metric(self, phase, name, epoch, value):
+        self.history.append([phase, name, epoch, value])
+        self.rt.emit("metric", phase=phase, name=name, epoch=epoch, value=value)
 
     # ---- loop ---------------------------------------------------------------------------------
     def run(self):
@@ -178,7 +186,7 @@ class Trainer:
             if "val" in self.eval_loaders and (final or due(epoch, cfg["val_interval"])):
                 last_val = self.evaluate("val")
                 for name, value in last_val.items():
-                    rt.emit("metric", phase="val", name=name, epoch=epoch, value=value)
+                    self.metric("val", name, epoch, value)
             if final or due(epoch, cfg["snapshot_interval"]):
                 self.save_snapshot(epoch)
         results = {"final_epoch": epochs}
@@ -248,8 +256,8 @@ class Trainer:
             rt.emit("warning", message=f"training loss is {loss} at epoch {point:g}; the learning rate "
                                        f"({lr:g}) is probably too high")
         rt.emit("progress", value=point / self.config["train_epochs"], epoch=point)
-        rt.emit("metric", phase="train", name="loss", epoch=point, value=loss)
-        rt.emit("metric", phase="train", name="learning_rate", epoch=point, value=lr)
+        self.metric("train", "loss", point, loss)
+        self.metric("train", "learning_rate", point, lr)
         return loss
 
     @torch.no_grad()
@@ -288,7 +296,8 @@ class Trainer:
                  "scaler": self.scaler.state_dict() if rt.amp else None, "rng": snapshot.capture_rng(),
                  "random_seed": self.seed, "iteration": self.scheduler.last_epoch,
                  "transferred": sorted(self.transferred),
-                 "framework": self.config["network"]["framework"], "preprocess": self.pre.to_json()}
+                 "framework": self.config["network"]["framework"], "preprocess": self.pre.to_json(),
+                 "metrics": list(self.history)}
         snapshot.save(os.path.join(self.job_dir, name), state)
         rt.emit("snapshot", epoch=epoch, file=name)
 

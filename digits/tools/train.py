@@ -12,19 +12,14 @@ Across several machines, start the same command on every node with a shared rend
 where DIR (dataset and job folder) is on storage every node can read; only global rank 0 writes.
 """
 import argparse
-import sys
 
 from digits.tools.common import run_main
 
 
 def train_command(job_dir, n_procs=1, python=None):
     """argv the server should run: plain python for one process, torch.distributed.run for more."""
-    python = python or sys.executable
-    n_procs = int(n_procs or 1)
-    tool = ["-m", "digits.tools.train", "--job-dir", str(job_dir)]
-    if n_procs <= 1:
-        return [python, *tool]
-    return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n_procs}", *tool]
+    from digits.task import module_command
+    return module_command("digits.tools.train", job_dir, procs=int(n_procs or 1), python=python)
 
 
 def main(argv=None):

@@ -54,6 +54,8 @@ def test_resume_after_kill_continues_with_equal_metrics(tmp_path, dataset_dir):
     epoch = resumed[0]["epoch"]
     assert epoch >= 1 and msgs.index(resumed[0]) < msgs.index(of_type(msgs, "metric")[0])
     assert after(msgs, epoch) == after(ref_msgs, epoch)
+    # the history before the snapshot is replayed: the whole series equals an uninterrupted run's
+    assert of_type(msgs, "metric") == of_type(ref_msgs, "metric")
     assert [m["epoch"] for m in of_type(msgs, "snapshot")] == list(range(epoch + 1, 4))
     ref_state = torch.load(os.path.join(reference, "snapshot_epoch_3.pt"), weights_only=True)
     state = torch.load(os.path.join(job_dir, "snapshot_epoch_3.pt"), weights_only=True)
@@ -78,9 +80,12 @@ def test_corrupt_newest_snapshot_is_skipped(tmp_path, dataset_dir):
 
 def test_finished_run_resumes_to_nothing(tmp_path, dataset_dir):
     job_dir = trainkit.make_job(str(tmp_path / "job"), dataset_dir, train_epochs=1)
-    assert run_in_process(job_dir)[0] == 0
+    code, first = run_in_process(job_dir)
+    assert code == 0
     code, msgs = run_in_process(job_dir)
-    assert code == 0 and of_type(msgs, "resumed")[0]["epoch"] == 1 and metrics(msgs, "train") == []
+    # nothing is trained again: the only metrics are the replayed history of the first run
+    assert code == 0 and of_type(msgs, "resumed")[0]["epoch"] == 1
+    assert of_type(msgs, "metric") == of_type(first, "metric") and not of_type(msgs, "snapshot")
 
 
 @pytest.mark.parametrize("overrides,needle", [
