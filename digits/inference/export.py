@@ -75,6 +75,7 @@ def _onnx(module, sample, expected, path):
                 if dynamo:
                     torch.onnx.export(module, (sample[:1],), path, input_names=[INPUT_NAME],
                                       output_names=[OUTPUT_NAME], dynamo=True, verbose=False,
+                                      external_data=False,   # one self-contained file in the archive
                                       dynamic_shapes=({0: torch.export.Dim("batch")},))
                 else:
                     torch.onnx.export(module, (sample[:1],), path, input_names=[INPUT_NAME],
