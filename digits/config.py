@@ -51,6 +51,7 @@ def load_config(overrides=None):
         "cpu_train_slots": int(os.environ.get("DIGITS_CPU_TRAIN_SLOTS", 1)),
         "max_upload_bytes": int(os.environ.get("DIGITS_MAX_UPLOAD_MB", 2048)) * 1024 * 1024,
         "abort_grace_seconds": float(os.environ.get("DIGITS_ABORT_GRACE", 5)),
+        "task_nice": int(os.environ.get("DIGITS_TASK_NICE", 5)),
         "async_mode": os.environ.get("DIGITS_ASYNC_MODE", "gevent"),
         "secret_key": os.environ.get("DIGITS_SECRET_KEY"),
         "plugins": _env_list("DIGITS_PLUGINS") or [],

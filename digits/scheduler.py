@@ -245,7 +245,7 @@ class Scheduler:
             log_file = open(job.path(task.log_file), "a", buffering=1)
             proc = subprocess.Popen(task.command(job), stdout=subprocess.PIPE, stderr=log_file,
                                     env=task.environment(), cwd=job.dir, start_new_session=True,
-                                    text=True, bufsize=1)
+                                    text=True, bufsize=1, preexec_fn=self._lower_priority)
         except OSError as exc:
             self.pools.release(grant)
             task.error = f"could not start: {exc}"
@@ -261,6 +261,11 @@ class Scheduler:
         self.emitter.task_update(job, task, "status")
         threading.Thread(target=self._watch, args=(job, task, proc, grant, log_file),
                          name=f"task-{job.id}", daemon=True).start()
+
+    def _lower_priority(self):
+        # Runs in the child: heavy work yields the CPU to the web server, so pages stay responsive
+        # on machines where training keeps every core busy.
+        os.nice(int(self.config.get("task_nice", 5)))
 
     def _watch(self, job, task, proc, grant, log_file):
         last_emit = 0.0
