@@ -5,6 +5,7 @@ import secrets
 import threading
 import time
 
+from digits.utils.atomic import atomic_open
 from digits.status import Status, StatusHistory
 from digits.task import Task
 
@@ -27,12 +28,8 @@ def new_job_id():
 
 
 def write_json_atomic(path, data):
-    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
-    with open(tmp, "w") as f:
+    with atomic_open(path, "w") as f:
         json.dump(data, f, indent=1, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 @register_job_kind

@@ -4,7 +4,8 @@ import fcntl
 import json
 import os
 import re
-import secrets
+
+from digits.utils.atomic import atomic_open
 
 INFO_FILE = "dataset.json"
 LABELS_FILE = "labels.txt"
@@ -18,21 +19,8 @@ class ListFileError(ValueError):
 
 
 def atomic_write_bytes(path, data):
-    """Writes data to path via a temp file in the same folder + os.replace (readers never see half)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    # 0o666 & ~umask, like open(): mkstemp's 0600 would hide outputs from other users/servers
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        f.write(data)
 
 
 def atomic_write_text(path, text):

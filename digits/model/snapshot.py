@@ -5,14 +5,14 @@ Contents: {"epoch": N, "model": state_dict, "optimizer": state_dict, "lr_schedul
 RNG states are stored as tensors / plain lists (no numpy objects) so torch.load(weights_only=True)
 accepts them.
 """
-import contextlib
 import os
 import random
 import re
-import secrets
 
 import numpy as np
 import torch
+
+from digits.utils.atomic import atomic_open
 
 _NAME = re.compile(r"^snapshot_epoch_(\d+)\.pt$")
 
@@ -37,18 +37,8 @@ def list_snapshots(model_dir):
 
 def save(path, state):
     """torch.save to a temp file in the same folder, fsync, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        torch.save(state, f)
 
 
 def load(path, map_location="cpu"):

@@ -1,0 +1,22 @@
+"""Atomic file writes: a temp file in the same folder, fsync, then os.replace (readers never see half)."""
+import contextlib
+import os
+import secrets
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb"):
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    # 0o666 & ~umask, like open(): mkstemp's 0600 would hide outputs from other users/servers
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
