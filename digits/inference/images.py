@@ -32,7 +32,7 @@ def load_resized(path, pre):
 def to_chw(arr):
     """uint8 H×W / H×W×3 array → uint8 tensor C×H×W."""
     chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(chw))
+    return torch.from_numpy(np.require(chw, requirements=["C", "W"]))   # writable, as torch wants
 
 
 def network_input(arrays, pre):

@@ -70,6 +70,15 @@ class InferenceService:
                                  error.get("type", "InferenceError"))
         return response["result"]
 
+    def warm_up(self):
+        """Starts the worker in the background, so the first classify does not wait for torch to load."""
+        def start():
+            try:
+                self.call("ping", timeout=START_TIMEOUT)
+            except InferenceError:
+                pass   # the next request reports it
+        threading.Thread(target=start, name="inference-warm-up", daemon=True).start()
+
     @property
     def pid(self):
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None

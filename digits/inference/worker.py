@@ -116,7 +116,9 @@ def op_ping(cache, req):
         os._exit(int(req["crash"]))
     if req.get("sleep"):
         time.sleep(float(req["sleep"]))
-    return {"pid": os.getpid(), "device": str(cache.device), "cached": len(cache), "loads": cache.loads}
+    import torch
+    return {"pid": os.getpid(), "device": str(cache.device), "cached": len(cache), "loads": cache.loads,
+            "threads": torch.get_num_threads()}
 
 
 OPS = {"classify": op_classify, "top_n": op_top_n, "export": op_export, "check": op_check, "ping": op_ping}
@@ -158,8 +160,9 @@ def main():
         protocol.write(text + "\n")
         protocol.flush()
 
-    import digits.inference.loader  # noqa: F401  (torch and the frameworks load before "ready")
-    reply(json.dumps({"id": None, "ok": True, "result": {"ready": True, "pid": os.getpid()}}))
+    from digits.inference.loader import configure_threads   # torch loads before "ready"
+    threads = configure_threads()
+    reply(json.dumps({"id": None, "ok": True, "result": {"ready": True, "pid": os.getpid(), "threads": threads}}))
     serve(sys.stdin, reply)
 
 

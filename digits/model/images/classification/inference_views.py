@@ -16,6 +16,12 @@ from digits.inference.service import get_service
 from digits.utils.routing import config, json_error, scheduler, wants_json
 
 blueprint = Blueprint("models_classification_inference", __name__)
+
+
+@blueprint.record_once
+def _warm_up(state):
+    if not state.app.config.get("TESTING"):   # test suites make many apps that never classify
+        get_service().warm_up()
 PREFIX = "/models/images/classification"
 TOPK = 5
 THUMBNAIL_ONE = 160
