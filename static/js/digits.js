@@ -211,7 +211,7 @@
         history.appendChild(tr);
       }
     }
-    if (msg.update === "deleted") window.location.href = "/";
+    if (msg.update === "deleted") goHome();
     jobListeners.forEach(fn => fn(msg));
   }
 
@@ -236,6 +236,11 @@
       }
     }
     taskListeners.forEach(fn => fn(msg));
+  }
+
+  let leaving = false;
+  function goHome() {  // the DELETE reply and the "deleted" event both lead home: navigate once
+    if (!leaving) { leaving = true; window.location.href = "/"; }
   }
 
   function refreshEtas() {
@@ -271,7 +276,7 @@
     });
     on("btn-delete", async () => {
       if (!confirm("Delete this job and all its files? This cannot be undone.")) return;
-      try { await request(`/jobs/${jobId}.json`, {method: "DELETE"}); window.location.href = "/"; }
+      try { await request(`/jobs/${jobId}.json`, {method: "DELETE"}); goHome(); }
       catch (e) { showError(e.message); }
     });
   }
