@@ -9,7 +9,7 @@ import PIL.Image
 import torch
 
 from digits.inference.errors import ImageError
-from digits.utils.image import LoadImageError, load_image, resize_image
+from digits.utils.image import LoadImageError, decode_image_bytes, load_image, resize_image
 
 # "fill" and "half_crop" pad with noise; a fixed seed per image makes predictions repeatable, and the
 # deploy examples draw the same noise (numpy's default_rng(0)).
@@ -17,16 +17,31 @@ NOISE_SEED = 0
 THUMBNAIL_SIZE = 64
 
 
-def load_resized(path, pre):
-    """uint8 array H×W or H×W×3 (RGB) at the model's image size; raises ImageError naming the file."""
+def load_resized(source, pre):
+    """uint8 array H×W or H×W×3 (RGB) at the model's image size; raises ImageError naming the file.
+
+    source: a file path, or {"name": ..., "data": base64 file bytes} (small uploads travel inline).
+    """
+    name = source.get("name", "upload") if isinstance(source, dict) else source
     try:
-        image = load_image(path)
+        if isinstance(source, dict):
+            try:
+                image = decode_image_bytes(base64.b64decode(source["data"], validate=True))
+            except LoadImageError as exc:
+                raise LoadImageError(f'"{name}": {exc}') from None
+        else:
+            image = load_image(source)
         return resize_image(image, pre.height, pre.width, pre.channels, pre.resize_mode,
                             rng=np.random.default_rng(NOISE_SEED))
     except LoadImageError as exc:
         raise ImageError(str(exc)) from None
-    except (ValueError, OSError) as exc:
-        raise ImageError(f'"{path}": {exc}') from None
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise ImageError(f'"{name}": {exc}') from None
+
+
+def inline(data, name):
+    """An image for the worker request itself (no temp file): {"name", "data": base64}."""
+    return {"name": name, "data": base64.b64encode(data).decode("ascii")}
 
 
 def to_chw(arr):

@@ -11,6 +11,7 @@ from digits.utils.paths import PathError, resolve_user_path
 
 _LIST_LINE = re.compile(r"^(?P<path>.*\S)\s+(?P<label>\d+)$")   # DIGITS: a numeric label may end the line
 MAX_LIST_BYTES = 64 * 1024 * 1024
+INLINE_BYTES = 4 * 1024 * 1024   # uploads up to this size go to the worker inside the request line
 
 
 class Item:
@@ -29,6 +30,17 @@ class Uploads:
 
     def __exit__(self, *exc):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def image(self, storage, field):
+        """An uploaded image for the worker: inline when small (saves a temp file), else a saved file."""
+        from digits.inference.images import inline
+        data = storage.read(INLINE_BYTES + 1)
+        if len(data) <= INLINE_BYTES:
+            if not data:
+                raise InferenceError(f"{field}: the uploaded file {storage.filename!r} is empty", 400, "BadRequest")
+            return inline(data, storage.filename)
+        storage.stream.seek(0)
+        return self.save(storage, field)
 
     def save(self, storage, field):
         if storage is None or not storage.filename:

@@ -136,3 +136,13 @@ def test_model_page_has_the_inference_forms(world, client):
     for marker in ('id="form-classify-one"', 'id="form-classify-many"', 'id="form-top-n"', 'id="form-to-pretrained"',
                    "js/inference.js"):
         assert marker in html
+
+
+def test_large_uploads_travel_as_temp_files(world, client, monkeypatch):
+    from digits.inference import inputs
+    path = probe_files(world, "green")[1]
+    inline = classify_one(client, world.torch_model.id, path).get_json()
+    monkeypatch.setattr(inputs, "INLINE_BYTES", 16)
+    as_file = classify_one(client, world.torch_model.id, path)
+    assert as_file.status_code == 200, as_file.data
+    assert as_file.get_json() == inline

@@ -57,7 +57,7 @@ def classify_one():
         with inputs.Uploads() as uploads:
             upload = request.files.get("image_file")
             if upload is not None and upload.filename:
-                path, shown_name = uploads.save(upload, "image_file"), upload.filename
+                path, shown_name = uploads.image(upload, "image_file"), upload.filename
             elif request.form.get("image_path"):
                 path = inputs.server_image(request.form["image_path"], config()["allowed_roots"])
                 shown_name = request.form["image_path"]
