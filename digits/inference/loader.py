@@ -182,8 +182,12 @@ class ModelCache:
             for old in [k for k in self._models if k[:2] == key[:2]]:
                 del self._models[old]
         self._models[key] = model
+        evicted = False
         while len(self._models) > self.size:
             self._models.popitem(last=False)
+            evicted = True
+        if evicted and self.device.type == "cuda":
+            torch.cuda.empty_cache()   # give the memory back to training jobs on the same GPU
         return model
 
     def __len__(self):

@@ -63,6 +63,8 @@ def test_new_model_from_a_pretrained_model_loads_its_layers(world, client, from_
     assert sorted(results["pretrained_loaded_layers"]) == ["layers.conv1", "layers.fc"]
     assert results["pretrained_fresh_layers"] == []
     assert results["val_accuracy"] == 100.0   # started from a model that already knew the colours
+    page = client.get(f"/models/{job.id}").get_data(as_text=True)
+    assert 'id="pretrained-transfer"' in page and "layers.conv1" in page
 
 
 def test_transfer_with_a_renamed_last_layer(world, tmp_path, from_caffe):
