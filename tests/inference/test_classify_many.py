@@ -169,3 +169,22 @@ def test_classify_while_the_model_is_still_training(world, client):
     finally:
         client.post(f"/models/{job.id}/abort")
         client.delete(f"/models/{job.id}")
+
+
+def test_folder_symlinks_out_of_the_allowed_roots_are_refused(world, client, tmp_path_factory):
+    folder = os.path.join(world.root, "linked")
+    os.makedirs(folder, exist_ok=True)
+    outside = tmp_path_factory.mktemp("outside") / "secret.png"
+    with open(probe_files(world, "red")[0], "rb") as src:
+        outside.write_bytes(src.read())
+    link = os.path.join(folder, "escape.png")
+    if not os.path.lexists(link):
+        os.symlink(str(outside), link)
+    inside = os.path.join(folder, "fine.png")
+    with open(probe_files(world, "blue")[0], "rb") as src, open(inside, "wb") as dst:
+        dst.write(src.read())
+    response = client.post(f"{URL}/classify_many.json", data={"job_id": world.torch_model.id, "image_folder": folder})
+    assert response.status_code == 200, response.data
+    data = response.get_json()
+    assert list(data["classifications"]) == [inside]
+    assert "outside the folders" in data["errors"][0]["error"]
