@@ -48,10 +48,3 @@ def model_spec(job, epoch=None):
             "network_file": job.extra.get("network_file"), "weights": job.snapshot_path(epoch)}
     return spec, epoch
 
-
-def class_names(job, num_classes=None):
-    """Label names of the model (the dataset's labels.txt); numbers when they are missing."""
-    labels = list(job.labels() or [])
-    if num_classes is not None and len(labels) < num_classes:
-        labels += [str(i) for i in range(len(labels), num_classes)]
-    return labels

@@ -111,7 +111,9 @@ def render(data, vis_type):
         if vis_type == "Activation" and array.shape[0] == 3 and array.shape[1] > 1:
             return _fit(_normalize(array.transpose(1, 2, 0)))
         return _grid(array[:MAX_TILES[vis_type]])
-    if array.ndim == 2:   # fully-connected weights O×I
+    if array.ndim == 2:   # fully-connected weights O×I: each output's weights as a square tile
+        if array.shape[0] <= MAX_TILES[vis_type] and array.shape[1] >= 4:
+            return _grid(np.stack([_square(row) for row in array]))
         return _fit(_normalize(array))
     return _fit(_normalize(_square(array.reshape(-1))))
 

@@ -22,7 +22,7 @@ def _chunks(items, size):
         yield start, items[start:start + size]
 
 
-def _prepared(model, paths, thumbnails=False):
+def _prepared(model, paths):
     """[(index, resized array)] and [(index, error message)] for a list of image paths."""
     from digits.inference.images import load_resized
     ok, failed = [], []
@@ -106,7 +106,8 @@ def op_check(cache, req):
         from digits.inference.loader import complete_preprocess
         complete_preprocess(req["model"])
     model = cache.get(req["model"])
-    layers = [{"name": i.name, "type": i.type, "status": i.status} for i in (model.network.layers or [])]
+    layers = [{"name": i.name, "type": i.type, "status": i.status, "weights": bool(i.params)}
+              for i in (model.network.layers or [])]
     return {"num_classes": model.num_classes, "input_shape": list(model.pre.output_shape), "layers": layers,
             "parameters": sum(p.numel() for p in model.module.parameters())}
 

@@ -61,7 +61,7 @@ def _finish(job, framework, network_file, source):
                              exc.type) from None
     info = dict(source, num_classes=check["num_classes"], input_shape=check["input_shape"],
                 parameters=check["parameters"], layers=[layer["name"] for layer in check["layers"]
-                                                        if layer["status"] == "active"])
+                                                        if layer["status"] == "active" and layer["weights"]])
     upload.write_info(job.dir, info)
     job.extra["info"] = info
     job.set_status(Status.DONE)
