@@ -97,6 +97,7 @@ def test_snapshot_epoch_selection(world, client):
     ({"snapshot_epoch": "7"}, 400, "no snapshot for epoch 7"),
     ({"snapshot_epoch": "abc"}, 400, "snapshot_epoch must be a number"),
     ({}, 400, "give an image"),
+    ({"image_url": "http://example.com/cat.jpg"}, 400, "image_url is not supported"),
     ({"image_path": "/etc/passwd"}, 400, "outside the folders"),
     ({"image_path": "/nonexistent/x.png"}, 400, "image_path"),
 ])

@@ -61,6 +61,9 @@ def classify_one():
             elif request.form.get("image_path"):
                 path = inputs.server_image(request.form["image_path"], config()["allowed_roots"])
                 shown_name = request.form["image_path"]
+            elif request.form.get("image_url"):
+                raise InferenceError("image_url is not supported here (the server does not fetch from the "
+                                     "network): upload image_file or set image_path", 400, "BadRequest")
             else:
                 raise InferenceError("give an image: upload image_file or set image_path", 400, "BadRequest")
             result = get_service().call("classify", model=spec, images=[path], topk=TOPK, visualize=show,
