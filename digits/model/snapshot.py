@@ -5,6 +5,7 @@ Contents: {"epoch": N, "model": state_dict, "optimizer": state_dict, "lr_schedul
 RNG states are stored as tensors / plain lists (no numpy objects) so torch.load(weights_only=True)
 accepts them.
 """
+import io
 import os
 import random
 import re
@@ -36,9 +37,23 @@ def list_snapshots(model_dir):
 
 
 def save(path, state):
-    """torch.save to a temp file in the same folder, fsync, then os.replace."""
-    with atomic_open(path, "wb") as f:
-        torch.save(state, f)
+    """torch.save to a temp file in the same folder, fsync, then os.replace.
+
+    Serialized in memory first: torch's writer turns a failed write (disk full) into an unrelated
+    RuntimeError, while a plain write raises the OSError that says what is wrong.
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    try:
+        with atomic_open(path, "wb") as f:
+            f.write(buffer.getbuffer())
+    except OSError as exc:
+        raise SnapshotWriteError(f"could not write {os.path.basename(path)}: {exc.strerror or exc}; "
+                                 "earlier snapshots are intact") from None
+
+
+class SnapshotWriteError(OSError):
+    """A snapshot could not be written (disk full, permissions); the message says which and why."""
 
 
 def load(path, map_location="cpu"):

@@ -32,6 +32,7 @@ def main(argv=None):
     from digits.model import trainer_config
     from digits.model.trainer import Trainer, oom_message
     from digits.model.trainer_runtime import Runtime
+    from digits.model.snapshot import SnapshotWriteError
     from digits.model.trainer_setup import TrainingError
 
     runtime = Runtime()
@@ -46,6 +47,8 @@ def main(argv=None):
     except TrainingError as exc:
         fields = {"traceback": exc.detail} if exc.detail else {}
         runtime.error(str(exc), **fields)
+    except SnapshotWriteError as exc:
+        runtime.error(str(exc))
     except torch.OutOfMemoryError:
         batch = getattr(trainer, "batch_size", None) or (config.get("batch_size") if config else None) or 0
         runtime.error(oom_message(batch))
