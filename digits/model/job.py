@@ -18,7 +18,7 @@ class ImageClassificationModelJob(Job):
 
     @classmethod
     def create(cls, jobs_dir, name, owner, group, form_data, dataset_job, framework, network_text, config,
-               gpu_request, previous=None):
+               gpu_request, weights_from=None):
         """Writes the job folder (network + train_config.json) and its one training task."""
         job = cls(jobs_dir, name, owner, group, form_data=form_data)
         os.makedirs(job.dir)
@@ -28,14 +28,13 @@ class ImageClassificationModelJob(Job):
         config = dict(config, dataset_dir=dataset_job.dir, network={"framework": framework, "file": network_file})
         write_json_atomic(job.path("train_config.json"), config)
         job.extra.update(dataset_id=dataset_job.id, framework=framework, network_file=network_file,
-                         previous_model_id=previous)
+                         weights_from=weights_from)
         job.tasks.append(Task("train", "train", resources=gpu_request, title="Train model"))
         return job
 
     def dependency_ids(self):
-        deps = [self.extra.get("dataset_id")]
-        if self.extra.get("previous_model_id"):
-            deps.append(self.extra["previous_model_id"])
+        # The model or pretrained model its weights come from must outlive it, like its dataset.
+        deps = [self.extra.get("dataset_id"), self.extra.get("weights_from") or self.extra.get("previous_model_id")]
         return [d for d in deps if d]
 
     @property

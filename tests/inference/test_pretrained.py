@@ -221,3 +221,21 @@ def test_pretrained_routes_need_login_and_a_model(world):
     response = client.post("/pretrained_models/new.json", data={"job_name": "x"})
     assert response.status_code == 400 and "no file uploaded" in response.get_json()["error"]["message"]
     assert client.get("/pretrained_models/new").status_code == 200
+
+
+def test_customized_network_with_pretrained_weights_through_the_form(world, client, from_caffe):
+    """DIGITS' flow: pick a pretrained model, Customize its network (rename the last layer for the new
+    classes): the matching layers load, the renamed one starts fresh; the pretrained model is then in use."""
+    response = client.post("/models/images/classification.json", data={
+        "method": "pretrained", "pretrained_networks": from_caffe.id, "framework": "caffe",
+        "custom_network": CAFFE_NET.replace('"fc"', '"fc_new"'), "model_name": "renamed-last-layer",
+        "dataset": world.dataset.id, "train_epochs": "1", "random_seed": "3", "batch_size": "8"})
+    assert response.status_code == 200, response.data
+    job = world.sched.get_job(response.get_json()["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=180) == "Done", job.error()
+    results = job.train_task.results
+    assert results["pretrained_loaded_layers"] == ["layers.conv1"]
+    assert results["pretrained_fresh_layers"] == ["layers.fc_new"]
+    refused = client.delete(f"/pretrained_models/{from_caffe.id}")
+    assert refused.status_code == 403 and "renamed-last-layer" in refused.get_json()["error"]["message"]
+    assert client.delete(f"/models/{job.id}").status_code == 200

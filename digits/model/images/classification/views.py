@@ -73,7 +73,7 @@ def create():
         form.dataset.errors.append(f"dataset {dataset.name!r} ended in {dataset.status}; it cannot be used")
         return _form_failed(form)
     try:
-        framework, network_text, previous, pretrained = _network_source(form)
+        framework, network_text, source_id, pretrained = _network_source(form)
     except ValueError as exc:
         _network_field(form).errors.append(str(exc))
         return _form_failed(form)
@@ -81,7 +81,7 @@ def create():
     if problem:
         _network_field(form).errors.append(problem)
         return _form_failed(form)
-    jobs = _create_jobs(form, dataset, framework, network_text, previous, pretrained)
+    jobs = _create_jobs(form, dataset, framework, network_text, source_id, pretrained)
     if wants_json() or not request.headers.get("Sec-Fetch-Site"):
         first = jobs[0]
         return jsonify({"id": first.id, "name": first.name, "status": first.status,
@@ -102,7 +102,7 @@ def _network_field(form):
 
 
 def _network_source(form):
-    """(framework, network text, previous model id, pretrained weights file) for the chosen method."""
+    """(framework, network text, id of the job the weights come from, weights file) for the method."""
     from digits.networks import standard_network
     method, framework = form.method.data, form.framework.data
     if method == "standard":
@@ -124,7 +124,9 @@ def _network_source(form):
     pretrained = scheduler().get_job(form.pretrained_networks.data)
     if pretrained is None or not hasattr(pretrained, "weights_path"):
         raise ValueError(f"no pretrained model with id {form.pretrained_networks.data!r}")
-    return pretrained.framework, pretrained.network_text(), None, pretrained.weights_path()
+    # A customized network (e.g. a renamed last layer for new classes) takes the weights that fit.
+    text = form.custom_network.data if (form.custom_network.data or "").strip() else pretrained.network_text()
+    return pretrained.framework, text, pretrained.id, pretrained.weights_path()
 
 
 def _check_network(framework, network_text, dataset, form):
@@ -149,7 +151,7 @@ def _check_network(framework, network_text, dataset, form):
     return None
 
 
-def _create_jobs(form, dataset, framework, network_text, previous, pretrained):
+def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
     batch_sizes = int_list(form.batch_size.data) or [None]
     rates = float_list(form.learning_rate.data)
     combos = list(itertools.product(batch_sizes, rates))
@@ -166,7 +168,7 @@ def _create_jobs(form, dataset, framework, network_text, previous, pretrained):
         train_config = _train_config(form, batch_size, rate, pretrained)
         job = ImageClassificationModelJob.create(
             config()["jobs_dir"], name, current_user(), group, form_data_dict(request.form), dataset, framework,
-            network_text, train_config, gpus, previous=previous)
+            network_text, train_config, gpus, weights_from=source_id)
         scheduler().add_job(job)
         jobs.append(job)
     return jobs
