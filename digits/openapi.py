@@ -88,6 +88,30 @@ def build_spec():
         "/models/visualize-lr.json": {"post": _op("Learning-rate curve preview", errors=[400],
                                                   body=_form({"lr_policy": s, "learning_rate": s}))},
     }
+    classify = "/models/images/classification"
+    inference_fields = {"job_id": s, "image_path": s, "snapshot_epoch": {"type": "integer"}}
+    paths.update({
+        f"{classify}/classify_one.json": {"post": _op(
+            "Top-5 predictions for one image (upload image_file or give image_path)",
+            {"type": "object", "required": ["predictions"], "properties": {"predictions": {"type": "array"}}},
+            errors=[400, 404, 409, 413], body=_form(dict(inference_fields, show_visualizations={"type": "boolean"}),
+                                                    ["job_id"]))},
+        f"{classify}/classify_many.json": {"post": _op(
+            "Predictions for a list (image_list: 'path [label]' lines) or a folder of images",
+            {"type": "object", "required": ["classifications"]}, errors=[400, 404, 409, 413],
+            body=_form(dict(inference_fields, image_folder=s, num_test_images={"type": "integer"}), ["job_id"]))},
+        f"{classify}/top_n.json": {"post": _op(
+            "Best-scoring images per class", errors=[400, 404, 409, 413],
+            body=_form(dict(inference_fields, image_folder=s, top_n={"type": "integer"}), ["job_id"]))},
+        "/models/{job_id}/download": {"get": {
+            "summary": "Deploy archive (network, weights, TorchScript, ONNX, labels, mean, preprocess.json)",
+            "parameters": [JOB_ID, {"name": "epoch", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "archive", "content": {"application/x-tar": {"schema": {
+                "type": "string", "format": "binary"}}}}, **_errors(400, 404, 409)}}},
+        "/models/{job_id}/to_pretrained.json": {"post": _op(
+            "Make a pretrained model from a snapshot", JOB_REF, params=[JOB_ID], errors=[400, 401, 403, 404, 409],
+            body=_form({"snapshot_epoch": {"type": "integer"}}))},
+    })
     for prefix in ("jobs", "datasets", "models"):
         paths.update(_job_routes(prefix))
     return {"openapi": "3.0.3",

@@ -3,8 +3,8 @@ from flask import abort, current_app, jsonify, request
 
 
 def wants_json():
-    # /status has no HTML twin: DIGITS clients poll it and expect JSON even for errors.
-    if request.path.endswith((".json", "/status")) or request.is_json:
+    # /status and downloads have no HTML twin: scripts use them and expect JSON errors.
+    if request.path.endswith((".json", "/status")) or "/download" in request.path or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
