@@ -11,6 +11,7 @@ from digits.frameworks.caffe_plan import make_plan
 from digits.frameworks.errors import NetworkError, where
 from digits.frameworks.network import Network
 from digits.frameworks.prototxt import parse_net
+from digits.utils.checks import unique_name
 
 _RESERVED = set(dir(nn.ModuleDict()))
 
@@ -49,11 +50,7 @@ def module_key(name, taken):
     key = re.sub(r"[.\s]", "_", name) or "layer"
     if key in _RESERVED:
         key = f"{key}_"
-    base, n = key, 2
-    while key in taken:
-        key, n = f"{base}_{n}", n + 1
-    taken.add(key)
-    return key
+    return unique_name(key, taken)
 
 
 def _shape_text(shape):

@@ -3,6 +3,8 @@
 shapes are per image (no batch dimension)."""
 import torch
 
+from digits.utils.checks import unique_name
+
 
 def graph_of(network):
     if network.framework == "caffe":
@@ -11,11 +13,7 @@ def graph_of(network):
 
 
 def _unique(name, taken):
-    node_id, n = name, 2
-    while node_id in taken:
-        node_id, n = f"{name}#{n}", n + 1
-    taken.add(node_id)
-    return node_id
+    return unique_name(name, taken, "#")
 
 
 def _caffe_graph(network):

@@ -27,6 +27,8 @@ This module imports no torch at import time so the web server can use `lr_curve`
 """
 import math
 
+from digits.utils.checks import finite_number
+
 POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly", "sigmoid")
 
 # The form's defaults (DIGITS' values), used when a policy parameter is missing.
@@ -48,13 +50,7 @@ def _number(params, name, policy):
     value = params.get(name)
     if value is None:
         value = DEFAULTS[policy][name]
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise LRPolicyError(f"lr_policy.{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise LRPolicyError(f"lr_policy.{name} must be finite, got {value!r}")
-    return value
+    return finite_number(f"lr_policy.{name}", value, LRPolicyError)
 
 
 def _step_values(params):

@@ -14,9 +14,10 @@ delta is Caffe's default 1e-8 everywhere. weight_decay is L2 added to the gradie
 (regularization_type "L2"), for every solver. Gradient accumulation (Caffe's iter_size, DIGITS'
 batch_accumulation) is handled by the trainer, which divides each mini-batch loss by the count.
 """
-import math
 
 import torch
+
+from digits.utils.checks import finite_number
 
 SOLVER_TYPES = ("SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA", "ADAM")
 CAFFE_DELTA = 1e-8
@@ -28,13 +29,7 @@ class SolverError(ValueError):
 
 
 def _float(name, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise SolverError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise SolverError(f"{name} must be finite, got {value!r}")
-    return value
+    return finite_number(name, value, SolverError)
 
 
 def optimizer_spec(solver_type, learning_rate, momentum=0.9, weight_decay=0.0, rms_decay=0.99):
