@@ -135,6 +135,17 @@ def test_csrf_required_for_browser_posts(make_app):
     response = client.post("/login", data={"username": "fred"}, headers={"Origin": "http://evil.example"})
     assert response.status_code == 400 and "CSRF" in response.get_json()["error"]["message"]
     assert client.post("/login", data={"username": "fred"}).status_code == 200
+    # a browser form with the page's token passes; the token is bound to the session
+    import re
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    browser = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    response = client.post("/login", data={"username": "fred", "csrf_token": token}, headers=browser)
+    assert response.status_code == 302
+    for path in ("/datasets/images/classification", "/models/images/classification", "/test/fake.json"):
+        response = client.post(path, data={"dataset_name": "x"}, headers=browser)
+        assert response.status_code == 400 and "CSRF" in response.get_json()["error"]["message"]
+    assert not app.extensions["digits"]["scheduler"].jobs
 
 
 def test_errors_are_json_for_api_and_html_for_pages(app):
