@@ -27,9 +27,9 @@ def new_job_id():
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def write_json_atomic(path, data):
-    with atomic_open(path, "w") as f:
-        json.dump(data, f, indent=1, default=str)
+def write_json_atomic(path, data, durable=True):
+    with atomic_open(path, "w", durable) as f:
+        json.dump(data, f, separators=(",", ":"), default=str)
 
 
 @register_job_kind
@@ -66,17 +66,19 @@ class Job:
             "tasks": [t.to_json() for t in self.tasks], "extra": self.extra,
         }
 
-    def save(self):
+    def save(self, durable=True):
         if self.load_error:
             return  # never overwrite a damaged job.json: it is evidence, and maybe repairable
         with self._lock:
             os.makedirs(self.dir, exist_ok=True)
-            write_json_atomic(os.path.join(self.dir, JOB_FILE), self.to_dict())
+            write_json_atomic(os.path.join(self.dir, JOB_FILE), self.to_dict(), durable)
             self._last_save = time.time()
 
-    def save_throttled(self, interval=1.0):
+    def save_throttled(self, interval=2.0):
+        """Progress and metric saves: infrequent and without fsync, since they run in the server's
+        event loop (a resumed training run replays its metric history anyway)."""
         if time.time() - self._last_save >= interval:
-            self.save()
+            self.save(durable=False)
 
     @staticmethod
     def load(job_dir):

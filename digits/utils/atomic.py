@@ -5,7 +5,9 @@ import secrets
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="wb"):
+def atomic_open(path, mode="wb", durable=True):
+    """durable=False skips fsync: still atomic for readers and after a crash of the process, only a
+    power loss may lose the newest version (fine for frequent progress saves)."""
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     # 0o666 & ~umask, like open(): mkstemp's 0600 would hide outputs from other users/servers
@@ -14,7 +16,8 @@ def atomic_open(path, mode="wb"):
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
