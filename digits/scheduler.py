@@ -244,8 +244,8 @@ class Scheduler:
         try:
             log_file = open(job.path(task.log_file), "a", buffering=1)
             proc = subprocess.Popen(task.command(job), stdout=subprocess.PIPE, stderr=log_file,
-                                    env=task.environment(), cwd=job.dir, start_new_session=True,
-                                    text=True, bufsize=1, preexec_fn=self._lower_priority)
+                                    env=task.environment(), cwd=job.dir, text=True, bufsize=1,
+                                    preexec_fn=self._new_session)
         except OSError as exc:
             self.pools.release(grant)
             task.error = f"could not start: {exc}"
@@ -262,10 +262,21 @@ class Scheduler:
         threading.Thread(target=self._watch, args=(job, task, proc, grant, log_file),
                          name=f"task-{job.id}", daemon=True).start()
 
-    def _lower_priority(self):
-        # Runs in the child: heavy work yields the CPU to the web server, so pages stay responsive
-        # on machines where training keeps every core busy.
-        os.nice(int(self.config.get("task_nice", 5)))
+    def _new_session(self):
+        """Runs in the child before exec: its own session (so abort can signal the whole process group)
+        at a lower priority, so pages stay responsive while training keeps every core busy.
+
+        setsid is done here rather than with start_new_session because gevent's subprocess runs
+        preexec_fn before its own setsid, and the autogroup write below must hit the new session:
+        with Linux's autogroup scheduling a session's share of the CPU ignores per-process nice."""
+        os.setsid()
+        nice = int(self.config.get("task_nice", 5))
+        os.nice(nice)
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(nice))
+        except OSError:
+            pass
 
     def _watch(self, job, task, proc, grant, log_file):
         last_emit = 0.0
