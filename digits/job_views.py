@@ -3,7 +3,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
 from digits.auth import require_owner
 from digits.status import Status
-from digits.utils.routing import get_job_or_404, json_error, scheduler, wants_json
+from digits.utils.routing import get_job_or_404, json_error, scheduler, wants_json, wants_json_reply
 
 blueprint = Blueprint("jobs", __name__)
 
@@ -89,7 +89,7 @@ def resume(job_id, category):
         scheduler().resume_job(job)
     except ValueError as exc:
         return json_error(str(exc), 409)
-    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+    if wants_json_reply():
         return jsonify({"id": job.id, "status": job.status})
     return redirect(job.page_url())
 

@@ -7,7 +7,7 @@ from digits import __version__, device
 from digits.auth import COOKIE, current_user, validate_username
 from digits.status import Status
 from digits.utils.paths import PathError, is_inside, resolve_user_path
-from digits.utils.routing import config, json_error, scheduler, wants_json
+from digits.utils.routing import config, json_error, scheduler, wants_json, wants_json_reply
 
 blueprint = Blueprint("digits", __name__)
 
@@ -46,10 +46,10 @@ def login():
     name = (request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or "").strip()
     problem = validate_username(name)
     if problem:
-        if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+        if wants_json_reply():
             return json_error(problem, 400)
         return render_template("login.html", error=problem, next=_safe_next(request.form.get("next"))), 400
-    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+    if wants_json_reply():
         response = jsonify({"username": name})
     else:
         response = redirect(_safe_next(request.form.get("next")))

@@ -15,7 +15,7 @@ from digits.model.job import ImageClassificationModelJob
 from digits.pretrained_model import upload
 from digits.pretrained_model.job import PretrainedModelJob
 from digits.status import Status
-from digits.utils.routing import config, json_error, scheduler, wants_json
+from digits.utils.routing import config, json_error, scheduler, wants_json_reply
 
 blueprint = Blueprint("pretrained_models", __name__)
 MAX_ARCHIVE_ENTRIES = 200
@@ -27,13 +27,13 @@ def _max_bytes():
 
 
 def _answer(job):
-    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+    if wants_json_reply():
         return jsonify({"id": job.id, "name": job.name, "status": job.status, "success": True})
     return redirect(job.page_url())
 
 
 def _fail(exc):
-    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+    if wants_json_reply():
         return json_error(str(exc), exc.status, exc.type)
     if request.path.startswith("/pretrained_models/"):   # the upload form, shown again with the problem
         return render_template("pretrained_models/new.html", error=str(exc), form=request.form), exc.status

@@ -10,6 +10,12 @@ def wants_json():
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
+def wants_json_reply():
+    """REST clients (curl, DIGITS scripts, .json URLs) get JSON; a browser form post gets pages.
+    Browsers always send Sec-Fetch-Site; scripts do not."""
+    return wants_json() or not request.headers.get("Sec-Fetch-Site")
+
+
 def json_error(message, status=400, type_=None):
     response = jsonify({"error": {"message": message, "type": type_ or error_type(status)}})
     response.status_code = status

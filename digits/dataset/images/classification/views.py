@@ -13,16 +13,12 @@ from digits.dataset.images.classification.job import NEW_URL, ImageClassificatio
 from digits.dataset.images.classification.sources import SourceError, plan
 from digits.job import new_job_id
 from digits.utils.forms import form_data_dict
-from digits.utils.routing import config, form_errors_response, get_job_or_404, json_error, scheduler, wants_json
+from digits.utils.routing import (config, form_errors_response, get_job_or_404, json_error, scheduler, wants_json,
+                                  wants_json_reply)
 
 blueprint = Blueprint("datasets_images_classification", __name__)
 TEMPLATE_DIR = "datasets/images/classification"
 EXPLORE_SIZES = (10, 25, 50, 100)
-
-
-def _is_script():
-    """REST clients (curl, DIGITS scripts) get JSON; a browser form post gets pages."""
-    return wants_json() or not request.headers.get("Sec-Fetch-Site")
 
 
 @blueprint.route(NEW_URL)
@@ -66,7 +62,7 @@ def create():
     os.rename(staging, job.dir)
     created = job.summary()  # as created ("Initialized"), like DIGITS' reply
     scheduler().add_job(job)
-    if _is_script():
+    if wants_json_reply():
         return jsonify({"id": job.id, "name": job.name, "status": created["status"]})
     return redirect(job.page_url())
 
@@ -84,7 +80,7 @@ def _remove_stale_staging(jobs_dir, max_age=24 * 3600):
 
 
 def _form_failed(form):
-    if _is_script():
+    if wants_json_reply():
         return form_errors_response(form)
     return render_template(f"{TEMPLATE_DIR}/new.html", form=form), 400
 

@@ -8,7 +8,7 @@ from digits.model.forms import ModelForm
 from digits.model.job import ImageClassificationModelJob
 from digits.status import Status
 from digits.utils.forms import float_list, form_data_dict, int_list
-from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json
+from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json_reply
 
 blueprint = Blueprint("models_classification", __name__)
 NEW_URL = ImageClassificationModelJob.new_url
@@ -82,7 +82,7 @@ def create():
         _network_field(form).errors.append(problem)
         return _form_failed(form)
     jobs = _create_jobs(form, dataset, framework, network_text, source_id, pretrained)
-    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+    if wants_json_reply():
         first = jobs[0]
         return jsonify({"id": first.id, "name": first.name, "status": first.status,
                         "jobs": [{"id": j.id, "name": j.name, "status": j.status} for j in jobs]})
@@ -90,7 +90,7 @@ def create():
 
 
 def _form_failed(form):
-    if wants_json() or not request.headers.get("Sec-Fetch-Site"):
+    if wants_json_reply():
         return form_errors_response(form)
     return render_template("models/images/classification/new.html", form=form, previous_models=_previous_models(),
                            datasets=_classification_datasets()), 400
