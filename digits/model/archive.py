@@ -29,6 +29,7 @@ from digits.inference.errors import InferenceError
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
 from digits.model.job import ImageClassificationModelJob
+from digits.utils.atomic import read_json_or_empty
 from digits.utils.routing import json_error, scheduler
 
 blueprint = Blueprint("model_archive", __name__)
@@ -74,7 +75,7 @@ def deploy_files(job, spec, epoch):
     stamp = f"{os.stat(spec['weights']).st_mtime_ns}"
     folder = job.path(DEPLOY_DIR, f"epoch_{epoch:g}")
     done_marker = os.path.join(folder, "complete.json")
-    if _read_json(done_marker).get("stamp") != stamp:
+    if read_json_or_empty(done_marker).get("stamp") != stamp:
         os.makedirs(job.path(DEPLOY_DIR), exist_ok=True)
         staging = job.path(DEPLOY_DIR, f".staging-{secrets.token_hex(4)}")
         try:
@@ -90,17 +91,10 @@ def deploy_files(job, spec, epoch):
     return folder
 
 
-def _read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
 
 def archive_members(job, epoch, folder):
     """[(name in the archive, bytes or a file path)], every name chosen here (never from users)."""
-    preprocess = _read_json(job.path("preprocess.json"))
+    preprocess = read_json_or_empty(job.path("preprocess.json"))
     network_file = job.extra.get("network_file")
     members = [(network_file, job.path(network_file)), ("preprocess.json", job.path("preprocess.json"))]
     members += [(name, os.path.join(folder, name)) for name in EXPORT_FILES]
@@ -119,7 +113,7 @@ def archive_members(job, epoch, folder):
             "files": {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx",
                       "labels": "labels.txt", "preprocess": "preprocess.json",
                       "mean": "mean.npy" if mean_file and preprocess.get("mean", "none") != "none" else None},
-            "exports": _read_json(os.path.join(folder, "complete.json")).get("exports", {}),
+            "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),
             "metrics": _metrics_at(job, epoch)}
     members.append(("info.json", json.dumps(info, indent=2).encode("utf-8")))
     return members

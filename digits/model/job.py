@@ -1,9 +1,9 @@
 """Model jobs: a network + solver settings trained on a dataset by `digits.tools.train`."""
-import json
 import os
 
 from digits.job import Job, register_job_kind, write_json_atomic
 from digits.task import Task
+from digits.utils.atomic import read_json_or_empty
 
 NETWORK_FILES = {"caffe": "network.prototxt", "torch": "network.py"}
 
@@ -42,11 +42,7 @@ class ImageClassificationModelJob(Job):
         return self.task("train")
 
     def train_config(self):
-        try:
-            with open(self.path("train_config.json")) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
+        return read_json_or_empty(self.path("train_config.json"))
 
     def network_text(self):
         try:

@@ -5,10 +5,10 @@ Folder: network.prototxt | network.py, weights.pt (state_dict or snapshot, weigh
 labels.txt, preprocess.json, the mean file when the preprocessing uses one, info.json.
 There is no task: the job is Done as soon as its files have been checked.
 """
-import json
 import os
 
 from digits.job import Job, register_job_kind
+from digits.utils.atomic import read_json_or_empty
 
 WEIGHTS_FILE = "weights.pt"
 LABELS_FILE = "labels.txt"
@@ -48,11 +48,7 @@ class PretrainedModelJob(Job):
             return []
 
     def preprocess(self):
-        try:
-            with open(self.path("preprocess.json")) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
+        return read_json_or_empty(self.path("preprocess.json"))
 
     def model_spec(self):
         """What the inference worker loads (see digits.inference.loader)."""

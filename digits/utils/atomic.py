@@ -1,5 +1,7 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then os.replace (readers never see half)."""
+"""Job-folder files: atomic writes (temp file in the same folder, fsync, os.replace: readers never
+see half) and tolerant JSON reads."""
 import contextlib
+import json
 import os
 import secrets
 
@@ -23,3 +25,12 @@ def atomic_open(path, mode="wb", durable=True):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def read_json_or_empty(path):
+    """The JSON object in path, or {} when the file is missing or unreadable (not written yet)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
