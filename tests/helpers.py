@@ -1,4 +1,5 @@
 """Helpers for tests: waiting for job states, logging in, a real server. `from tests.helpers import ...`."""
+import json
 import os
 import signal
 import socket
@@ -24,7 +25,17 @@ def wait_for(predicate, timeout=60, interval=0.05, message="condition"):
 def wait_status(job, statuses, timeout=60):
     statuses = (statuses,) if isinstance(statuses, str) else tuple(statuses)
     wait_for(lambda: job.status in statuses, timeout, message=f"job {job.name} to be {statuses} (is {job.status})")
+    # the in-memory status flips just before the scheduler saves it; tests read job.json next
+    wait_for(lambda: _saved_status(job) in (job.status, None), timeout, message=f"job {job.name} saved")
     return job.status
+
+
+def _saved_status(job):
+    try:
+        with open(os.path.join(job.dir, "job.json")) as f:
+            return json.load(f)["status_history"][-1][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None  # deleted, or a damaged job.json a test made on purpose
 
 
 def login(client, name="alice"):
