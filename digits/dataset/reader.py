@@ -10,21 +10,16 @@ from digits.dataset.mean import load_mean  # noqa: F401  (part of the reader API
 from digits.utils.image import encode_image
 from digits.utils.lmdb_io import acquire_readonly, readonly_env, release_readonly
 
-try:  # torch is only needed for LmdbDataset; the Explore page reader works without it
-    import torch
-    from torch.utils.data import Dataset as _TorchDataset
-except ImportError:  # pragma: no cover
-    torch = None
-    _TorchDataset = object
-
 
 def _key(index):
     return b"%08d" % index
 
 
-class LmdbDataset(_TorchDataset):
+class LmdbDataset:
     """(uint8 tensor C×H×W RGB, int label) for each record of an LMDB written by create_db.
 
+    A map-style dataset for torch's DataLoader. torch is imported on first use only: the web server
+    reads dataset info and Explore pages from this module and must not load torch for that.
     The LMDB environment is opened lazily in each process (readonly, lock=False), so the object
     can be handed to DataLoader worker processes (fork or spawn).
     """
@@ -58,6 +53,7 @@ class LmdbDataset(_TorchDataset):
         return datum_to_chw(datum), datum.label
 
     def __getitem__(self, index):
+        import torch
         chw, label = self.read(index)
         tensor = torch.from_numpy(np.require(chw, requirements=["C", "W"]))  # writable for torch
         if self.transform is not None:

@@ -39,11 +39,6 @@ def load_resized(source, pre):
         raise ImageError(f'"{name}": {exc}') from None
 
 
-def inline(data, name):
-    """An image for the worker request itself (no temp file): {"name", "data": base64}."""
-    return {"name": name, "data": base64.b64encode(data).decode("ascii")}
-
-
 def to_chw(arr):
     """uint8 H×W / H×W×3 array → uint8 tensor C×H×W."""
     chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)

@@ -1,5 +1,6 @@
 """What users give to classify: an uploaded image, a server path, an uploaded list of "path [label]"
 lines, or a server folder. Server paths must lie inside the allowed roots (digits.utils.paths)."""
+import base64
 import os
 import re
 import shutil
@@ -33,12 +34,12 @@ class Uploads:
 
     def image(self, storage, field):
         """An uploaded image for the worker: inline when small (saves a temp file), else a saved file."""
-        from digits.inference.images import inline
         data = storage.read(INLINE_BYTES + 1)
         if len(data) <= INLINE_BYTES:
             if not data:
                 raise InferenceError(f"{field}: the uploaded file {storage.filename!r} is empty", 400, "BadRequest")
-            return inline(data, storage.filename)
+            # the worker's images.load_resized decodes this form (not imported here: it loads torch)
+            return {"name": storage.filename, "data": base64.b64encode(data).decode("ascii")}
         storage.stream.seek(0)
         return self.save(storage, field)
 

@@ -112,6 +112,21 @@ def op_check(cache, req):
             "parameters": sum(p.numel() for p in model.module.parameters())}
 
 
+def op_network(cache, req):
+    """Builds a network definition for an input shape (running the user's code here, not in the
+    server); with "graph", returns its layer graph and SVG drawing too."""
+    from digits.frameworks import NetworkError, build_network, network_graph, render_svg
+    args = (req.get("framework"), req.get("text"), req.get("input_shape"), req.get("num_classes"))
+    try:
+        if req.get("graph"):
+            graph = network_graph(*args)
+            return {"graph": graph, "svg": render_svg(graph)}
+        network = build_network(*args)
+    except NetworkError as exc:
+        raise InferenceError(str(exc), 400, "NetworkError") from None
+    return {"warnings": list(network.warnings)}
+
+
 def op_ping(cache, req):
     if req.get("crash"):   # tests: a worker that dies in the middle of a request
         os._exit(int(req["crash"]))
@@ -122,7 +137,8 @@ def op_ping(cache, req):
             "threads": torch.get_num_threads()}
 
 
-OPS = {"classify": op_classify, "top_n": op_top_n, "export": op_export, "check": op_check, "ping": op_ping}
+OPS = {"classify": op_classify, "top_n": op_top_n, "export": op_export, "check": op_check,
+       "network": op_network, "ping": op_ping}
 
 
 def handle(cache, req):

@@ -86,6 +86,11 @@ def test_new_user_flow(e2e_server, page):
     path = download.value.path()
     assert os.path.getsize(path) > 1000
 
+    # the web server never loaded torch: network checks, inference and exports ran in subprocesses,
+    # so no import or forward pass stalled the pages of other users
+    with open(f"/proc/{e2e_server.proc.pid}/maps") as maps:
+        assert "libtorch" not in maps.read()
+
     # delete model then dataset, confirming the dialogs
     p.on("dialog", lambda d: d.accept())
     p.click("#btn-delete")

@@ -93,6 +93,17 @@ def test_python_network_that_raises_fails_the_job_with_its_traceback(env):
     assert "my network is broken" in response.get_json()["errors"]["custom_network"][0]
 
 
+def test_python_network_that_kills_its_process_is_a_form_error_and_the_server_lives_on(env):
+    app, client, sched, dataset = env
+    source = "import os\ndef build(input_shape, num_classes):\n    os._exit(3)\n"
+    response = _post(client, **dict(LENET, framework="torch", method="custom", custom_network=source,
+                                    model_name="killer", dataset=dataset.id))
+    assert response.status_code == 400
+    assert "exit code 3" in response.get_json()["errors"]["custom_network"][0]
+    response = client.post("/models/visualize-network.json", data=dict(LENET, dataset=dataset.id))
+    assert response.status_code == 200 and response.get_json()["graph"]["nodes"]
+
+
 def test_network_error_found_only_in_training_is_a_job_error(env):
     app, client, sched, dataset = env
     # builds fine for the check (CPU, eval), fails once training calls it with a batch > 2

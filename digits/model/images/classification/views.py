@@ -4,6 +4,8 @@ import itertools
 from flask import Blueprint, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
+from digits.inference.errors import InferenceError
+from digits.inference.service import get_service
 from digits.model.forms import ModelForm
 from digits.model.job import ImageClassificationModelJob
 from digits.status import Status
@@ -12,6 +14,7 @@ from digits.utils.routing import config, form_errors_response, json_error, sched
 
 blueprint = Blueprint("models_classification", __name__)
 NEW_URL = ImageClassificationModelJob.new_url
+NETWORK_CHECK_TIMEOUT = 120   # a user's Python network that never returns must not hold the form forever
 
 
 def _classification_datasets():
@@ -133,22 +136,33 @@ def _check_network(framework, network_text, dataset, form):
     """Builds the network for the dataset's image size when it is known, so misfits fail here."""
     if dataset.status != Status.DONE:
         return None   # the training job reports it once the dataset exists
-    from digits.dataset.reader import read_dataset_info
-    from digits.frameworks import NetworkError, build_network
     try:
-        info = read_dataset_info(dataset.dir)
-        height, width, channels = info["image_dims"]
-        if form.crop_size.data:
-            if form.crop_size.data > min(height, width):
-                return f"crop size {form.crop_size.data} is larger than the images ({width}×{height})"
-            height = width = form.crop_size.data
-        build_network(framework, network_text, input_shape=(channels, height, width),
-                      num_classes=info["num_classes"])
-    except NetworkError as exc:
-        return str(exc)
+        channels, height, width, classes = _dataset_shape(dataset)
     except (OSError, KeyError, ValueError) as exc:
         return f"could not check the network against the dataset: {exc}"
+    if form.crop_size.data:
+        if form.crop_size.data > min(height, width):
+            return f"crop size {form.crop_size.data} is larger than the images ({width}×{height})"
+        height = width = form.crop_size.data
+    try:
+        _build_in_worker(framework, network_text, (channels, height, width), classes, timeout=NETWORK_CHECK_TIMEOUT)
+    except InferenceError as exc:
+        return str(exc)
     return None
+
+
+def _dataset_shape(dataset):
+    from digits.dataset.reader import read_dataset_info
+    info = read_dataset_info(dataset.dir)
+    height, width, channels = info["image_dims"]
+    return channels, height, width, info["num_classes"]
+
+
+def _build_in_worker(framework, text, input_shape, num_classes, timeout, graph=False):
+    """Networks are built in the inference worker: a user's Python network runs there, and the
+    web server never loads torch (an import or a build would stall every page for seconds)."""
+    return get_service().call("network", timeout=timeout, framework=framework, text=text,
+                              input_shape=list(input_shape), num_classes=num_classes, graph=graph)
 
 
 def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
@@ -191,7 +205,6 @@ def _train_config(form, batch_size, learning_rate, pretrained):
 @blueprint.route("/models/visualize-network", methods=["POST"])
 @blueprint.route("/models/visualize-network.json", methods=["POST"])
 def visualize_network():
-    from digits.frameworks import NetworkError, network_graph, render_svg
     form = _make_form(formdata=request.form)
     try:
         framework, text, _, _ = _network_source(form)
@@ -200,15 +213,13 @@ def visualize_network():
     shape, classes = (3, 224, 224), 10
     dataset = scheduler().get_job(form.dataset.data or "")
     if dataset is not None and dataset.status == Status.DONE:
-        from digits.dataset.reader import read_dataset_info
-        info = read_dataset_info(dataset.dir)
-        height, width, channels = info["image_dims"]
-        shape, classes = (channels, height, width), info["num_classes"]
+        channels, height, width, classes = _dataset_shape(dataset)
+        shape = (channels, height, width)
     try:
-        graph = network_graph(framework, text, input_shape=shape, num_classes=classes)
-    except NetworkError as exc:
-        return json_error(str(exc), 400)
-    return jsonify({"graph": graph, "svg": render_svg(graph)})
+        drawn = _build_in_worker(framework, text, shape, classes, timeout=NETWORK_CHECK_TIMEOUT, graph=True)
+    except InferenceError as exc:
+        return json_error(str(exc), exc.status if exc.status < 500 else 422)   # the network crashed or hung it
+    return jsonify({"graph": drawn["graph"], "svg": drawn["svg"]})
 
 
 @blueprint.route("/models/visualize-lr", methods=["POST"])
