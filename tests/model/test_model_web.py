@@ -1,5 +1,4 @@
 """Model form and REST: validation, sweeps, network checks, previews, clone, job errors."""
-import os
 
 import pytest
 
