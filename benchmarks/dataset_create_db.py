@@ -14,7 +14,8 @@ import numpy as np
 import PIL.Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from digits.dataset.build import ImageSpec, build_db, cpu_count  # noqa: E402
+from digits.dataset.build import ImageSpec, build_db  # noqa: E402
+from digits.utils.cpu import usable_cores  # noqa: E402
 
 
 def make_images(folder, count, size):
@@ -46,7 +47,7 @@ def main():
     p.add_argument("--encoding", default="png")
     p.add_argument("--repeat", type=int, default=3, help="best of N runs (shared VMs are noisy)")
     args = p.parse_args()
-    cores = cpu_count()
+    cores = usable_cores()
     spec = ImageSpec(args.out, args.out, 3, "squash", args.encoding)
     with tempfile.TemporaryDirectory() as folder:
         items = make_images(folder, args.images, args.size)

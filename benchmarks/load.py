@@ -35,6 +35,16 @@ def train_seconds(session, url, dataset_id, epochs, name):
     return details["runtime"], job["id"]
 
 
+def cpu_seconds(pid=None):
+    """User+system CPU seconds used so far by this process (pid None) or by another one (Linux)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def hammer(url, paths, stop, latencies, errors, think, max_requests=4000):
     session = requests.Session()
     for i in range(max_requests):
@@ -78,12 +88,15 @@ def main():
                  f"/models/{first_model}/status"]
         clients = [threading.Thread(target=hammer, args=(server.url, paths, stop, latencies, errors, args.think))
                    for _ in range(args.clients)]
+        cpu_before = cpu_seconds(), cpu_seconds(server.proc.pid)
         for c in clients:
             c.start()
         loaded, _ = train_seconds(session, server.url, dataset["id"], args.epochs, "under-load")
         stop.set()
         for c in clients:
             c.join(30)
+        clients_cpu = cpu_seconds() - cpu_before[0]
+        server_cpu = cpu_seconds(server.proc.pid) - cpu_before[1]
     finally:
         server.kill()
     latencies.sort()
@@ -93,6 +106,12 @@ def main():
     print(f"clients={args.clients} think={args.think}s requests={len(latencies)} errors={len(errors)}")
     print(f"latency p50={p50:.1f} ms p99={p99:.1f} ms (goal p99 < 100 ms)")
     print(f"training alone {baseline:.1f}s, under load {loaded:.1f}s: slowdown {slowdown * 100:.1f}% (goal < 10%)")
+    # On a small machine the clients compete with the training for the same cores; this says how much
+    # of the slowdown is simply the CPU they and the server used (the server's share is what we own).
+    cores = os.cpu_count()
+    print(f"CPU used during the loaded run: clients {clients_cpu:.1f}s, server {server_cpu:.1f}s "
+          f"= {100 * (clients_cpu + server_cpu) / (loaded * cores):.0f}% of {cores} cores "
+          f"(server alone {100 * server_cpu / (loaded * cores):.0f}%)")
 
 
 if __name__ == "__main__":

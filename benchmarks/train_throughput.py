@@ -77,17 +77,9 @@ def make_job(folder, dataset, network, epochs, batch):
         json.dump(config, f)
 
 
-def _tool_argv():
-    try:
-        from digits.frameworks import build_network  # noqa: F401
-        return ["-m", "digits.tools.train"]
-    except ImportError:  # networks package not there yet: the tests' runner supplies a stand-in
-        return [os.path.join(ROOT, "tests", "training", "run_train.py")]
-
-
 def run_ours(job_dir):
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, *_tool_argv(), "--job-dir", job_dir], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "digits.tools.train", "--job-dir", job_dir], cwd=ROOT,
                          capture_output=True, text=True)
     wall = time.perf_counter() - started
     if out.returncode:
@@ -132,6 +124,9 @@ def bare_loop(job_dir, synthetic):
     model = namespace["build"]((channels, height, width), info["num_classes"])
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
+    if not cuda:   # the same intra-op threads as the tool, which leaves a core for the web server
+        from digits.model.trainer_runtime import cpu_training_threads
+        torch.set_num_threads(cpu_training_threads())
     model = model.to(device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)

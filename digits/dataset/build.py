@@ -4,7 +4,6 @@ Workers return serialized Datums (and, for the train split, the sum of their res
 the mean) chunk by chunk; Pool.imap keeps chunk order, so keys follow the list order.
 """
 import multiprocessing
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import numpy as np
 
 from digits.dataset.datum import array_to_datum
 from digits.utils.image import LoadImageError, decode_image_bytes, resize_image
+from digits.utils.cpu import usable_cores
 from digits.utils.lmdb_io import LmdbWriter
 
 
@@ -28,13 +28,6 @@ class ImageSpec:
     @property
     def shape(self):
         return (self.height, self.width) if self.channels == 1 else (self.height, self.width, 3)
-
-
-def cpu_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _read_and_resize(path, pos, spec):
@@ -115,7 +108,7 @@ def build_db(items, db_dir, spec, num_classes, workers=0, want_sum=False, on_pro
     workers: 0 = all cores; 1 = in this process. on_progress(done, total) is called per chunk.
     """
     start = time.monotonic()
-    workers = workers or cpu_count()
+    workers = workers or usable_cores()
     total = len(items)
     # Chunks amortize IPC, yet stay small enough for smooth progress and balanced workers.
     chunk_size = max(1, min(64, total // (workers * 8) or 1))

@@ -14,6 +14,7 @@ from collections import OrderedDict
 import torch
 
 from digits.inference.errors import ModelError
+from digits.utils.cpu import usable_cores
 
 DEFAULT_CACHE_SIZE = 4
 
@@ -37,11 +38,7 @@ def configure_threads(count=None):
     if count is None:
         count = os.environ.get("DIGITS_INFERENCE_THREADS")
     if not count:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - non-Linux
-            cores = os.cpu_count() or 1
-        count = min(8, max(1, cores // 2))
+        count = min(8, max(1, usable_cores() // 2))
     torch.set_num_threads(int(count))
     return int(count)
 

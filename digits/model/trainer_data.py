@@ -12,6 +12,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
+from digits.utils.cpu import usable_cores
+
 _MIX = 0x9E3779B97F4A7C15  # golden-ratio constant: spreads neighbouring seeds apart
 
 
@@ -84,11 +86,7 @@ def default_workers(on_cuda, world_size):
     override = os.environ.get("DIGITS_TRAIN_WORKERS")
     if override:
         return max(0, int(override))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        cores = os.cpu_count() or 1
-    share = max(1, cores // max(1, world_size))
+    share = max(1, usable_cores() // max(1, world_size))
     if on_cuda:
         return min(8, max(2, share - 1))
     # on CPU the workers compete with the training math for the same cores

@@ -10,6 +10,23 @@ import torch
 import torch.distributed as dist
 
 from digits.tools.common import emit
+from digits.utils.cpu import usable_cores
+
+
+def cpu_training_threads(local_world_size=1):
+    """Intra-op threads per rank on CPU: env DIGITS_TRAIN_THREADS, else every core but one, shared by
+    the ranks on this machine.
+
+    Why one core is left: torch's threads wait for each other at every op, so a training that fills
+    every core slows down far more than the CPU its neighbours take, and they stall behind it. On 2
+    cores with 50 web clients (benchmarks/load.py), a 2-thread LeNet training slowed 50-80% and
+    pages reached p99 110-130 ms; a 1-thread one slowed 11%, with p99 96 ms, and was only ~20%
+    slower when alone. On a large machine one core less costs next to nothing.
+    """
+    override = os.environ.get("DIGITS_TRAIN_THREADS")
+    if override:
+        return max(1, int(override))
+    return max(1, (usable_cores() - 1) // max(1, local_world_size))
 
 
 class Runtime:
@@ -25,12 +42,7 @@ class Runtime:
             self.device = torch.device("cuda", torch.cuda.current_device())
         else:
             self.device = torch.device("cpu")
-            if self.distributed:  # ranks on one machine share its cores
-                try:
-                    cores = len(os.sched_getaffinity(0))
-                except AttributeError:  # pragma: no cover - non-Linux
-                    cores = os.cpu_count() or 1
-                torch.set_num_threads(max(1, cores // max(1, self.local_world_size)))
+            torch.set_num_threads(cpu_training_threads(self.local_world_size))
         self._group = False
         if self.distributed:
             backend = "nccl" if self.cuda else "gloo"

@@ -122,3 +122,15 @@ def test_standard_caffe_lenet_uses_its_data_layer_settings(tmp_path):
     groups = {g["name"]: (g["initial_lr"], g["weight_decay"]) for g in state["optimizer"]["param_groups"]}
     # weights lr_mult 1 decay_mult 1, biases lr_mult 2 decay_mult 0 — as written in the prototxt
     assert groups == {"fresh": (0.01, 0.001), "fresh lr_mult=2 decay_mult=0": (0.02, 0.0)}
+
+
+def test_cpu_training_leaves_a_core_for_the_server(monkeypatch):
+    from digits.model import trainer_runtime
+    monkeypatch.delenv("DIGITS_TRAIN_THREADS", raising=False)
+    monkeypatch.setattr(trainer_runtime, "usable_cores", lambda: 8)
+    assert trainer_runtime.cpu_training_threads() == 7
+    assert trainer_runtime.cpu_training_threads(local_world_size=2) == 3
+    monkeypatch.setattr(trainer_runtime, "usable_cores", lambda: 1)
+    assert trainer_runtime.cpu_training_threads() == 1
+    monkeypatch.setenv("DIGITS_TRAIN_THREADS", "4")
+    assert trainer_runtime.cpu_training_threads() == 4
