@@ -5,7 +5,7 @@ import pytest
 from fake_kind import make_fake_job
 
 from digits.status import Status
-from tests.helpers import login, wait_status
+from tests.helpers import login, wait_for, wait_status
 
 
 @pytest.fixture
@@ -176,15 +176,16 @@ def test_socketio_events_reach_clients(fake_app):
     page = socketio.test_client(fake_app, namespace="/jobs")
     page.emit("join", {"room": job.id}, namespace="/jobs")
     wait_status(job, Status.DONE)
-    import time
-    time.sleep(0.3)
-    home_events = home.get_received("/jobs")
-    updates = [e["args"][0] for e in home_events if e["name"] == "job update"]
-    assert any(u["update"] == "added" and u["job_id"] == job.id for u in updates)
-    assert any(u["update"] == "status" and u["status"] == "Done" for u in updates)
-    task_events = [e["args"][0] for e in page.get_received("/jobs") if e["name"] == "task update"]
-    kinds = {e["update"] for e in task_events}
-    assert {"status", "progress", "log", "metric"} <= kinds
-    assert any(e["update"] == "progress" and e["percentage"] == 100.0 for e in task_events)
+    updates, task_events = [], []
+
+    def received_all():   # events arrive a little after the status flips; collect until all are in
+        updates.extend(e["args"][0] for e in home.get_received("/jobs") if e["name"] == "job update")
+        task_events.extend(e["args"][0] for e in page.get_received("/jobs") if e["name"] == "task update")
+        return (any(u["update"] == "added" and u["job_id"] == job.id for u in updates)
+                and any(u["update"] == "status" and u["status"] == "Done" for u in updates)
+                and {"status", "progress", "log", "metric"} <= {e["update"] for e in task_events}
+                and any(e["update"] == "progress" and e["percentage"] == 100.0 for e in task_events))
+
+    wait_for(received_all, timeout=20, message="socket.io events")
     home.disconnect(namespace="/jobs")
     page.disconnect(namespace="/jobs")
