@@ -213,8 +213,11 @@ def visualize_network():
     shape, classes = (3, 224, 224), 10
     dataset = scheduler().get_job(form.dataset.data or "")
     if dataset is not None and dataset.status == Status.DONE:
-        channels, height, width, classes = _dataset_shape(dataset)
-        shape = (channels, height, width)
+        try:
+            channels, height, width, classes = _dataset_shape(dataset)
+            shape = (channels, height, width)
+        except (OSError, KeyError, ValueError):
+            pass   # a damaged dataset folder: draw the network for the default shape
     try:
         drawn = _build_in_worker(framework, text, shape, classes, timeout=NETWORK_CHECK_TIMEOUT, graph=True)
     except InferenceError as exc:
