@@ -282,18 +282,10 @@ class Scheduler:
         last_emit = 0.0
         try:
             for line in proc.stdout:
-                msg = task.parse_line(line)
-                if msg is None:
-                    log_file.write(line)
-                    self.emitter.task_update(job, task, "log", line=line.rstrip("\n")[-2000:])
-                    continue
-                with self._lock:
-                    job.on_task_message(task, msg)
-                self._emit_message(job, task, msg)
-                if msg["type"] == "progress" and time.time() - last_emit < 0.25:
-                    continue
-                last_emit = time.time()
-                job.save_throttled()
+                try:
+                    last_emit = self._handle_line(job, task, line, log_file, last_emit)
+                except Exception:  # noqa: BLE001 - reading must go on, or the tool blocks on its pipe
+                    logger.exception("job %s: could not handle the line %r", job.id, line[:200])
         finally:
             proc.wait()
             log_file.close()
@@ -304,6 +296,20 @@ class Scheduler:
                 self._procs.pop(job.id, None)
                 self.pools.release(grant)
         self._wake.set()
+
+    def _handle_line(self, job, task, line, log_file, last_emit):
+        msg = task.parse_line(line)
+        if msg is None:
+            log_file.write(line)
+            self.emitter.task_update(job, task, "log", line=line.rstrip("\n")[-2000:])
+            return last_emit
+        with self._lock:
+            job.on_task_message(task, msg)
+        self._emit_message(job, task, msg)
+        if msg["type"] == "progress" and time.time() - last_emit < 0.25:
+            return last_emit
+        job.save_throttled()
+        return time.time()
 
     def _emit_message(self, job, task, msg):
         kind = msg["type"]

@@ -1,5 +1,6 @@
 """A Task is one subprocess run of a digits.tools entry point, and everything learnt from its stdout."""
 import json
+import math
 import os
 import sys
 import time
@@ -29,6 +30,15 @@ def _add_point(series, epoch, value):
             return
     series.append([epoch, value])
     series.sort(key=lambda p: (p[0] is None, p[0] or 0))
+
+
+def _number(value, finite=True):
+    """An int or float from a protocol field; anything else is a malformed message. Metric values
+    may be NaN or infinite: a diverging training is worth charting."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or (finite and not math.isfinite(value)):
+        raise ValueError(f"expected a number, got {value!r:.60}")
+    return value
 
 
 class Task:
@@ -130,21 +140,31 @@ class Task:
             return None
         if not isinstance(msg, dict) or "type" not in msg:
             return None
-        self._apply(msg)
+        try:
+            self._apply(msg)
+        except (TypeError, ValueError, KeyError) as e:
+            # A tool's bug must not stop the scheduler reading its stdout (the tool would block on
+            # a full pipe): the line goes to the log and the job page shows what was wrong with it.
+            self.warnings.append(f"ignored a malformed {str(msg['type'])[:40]!r} message: {e}")
+            return None
         return msg
 
     def _apply(self, msg):
         kind = msg["type"]
         if kind == "progress":
-            self._set_progress(float(msg.get("value", 0.0)))
+            self._set_progress(_number(msg.get("value", 0.0)))
         elif kind == "metric":
             key = f"{msg.get('phase', 'train')}/{msg.get('name', 'value')}"
-            _add_point(self.metrics.setdefault(key, []), msg.get("epoch"), msg.get("value"))
+            epoch = msg.get("epoch")
+            epoch = None if epoch is None else _number(epoch)
+            value = msg.get("value")
+            value = None if value is None else _number(value, finite=False)
+            _add_point(self.metrics.setdefault(key, []), epoch, value)
         elif kind == "snapshot":
-            entry = {"epoch": msg.get("epoch"), "file": msg.get("file")}
+            entry = {"epoch": _number(msg.get("epoch")), "file": str(msg.get("file"))}
             self.snapshots = [s for s in self.snapshots if s["epoch"] != entry["epoch"]] + [entry]
         elif kind == "resumed":
-            self._truncate_after(msg.get("epoch", 0))
+            self._truncate_after(_number(msg.get("epoch", 0)))
         elif kind == "result":
             self.results.update({k: v for k, v in msg.items() if k != "type"})
         elif kind == "warning":

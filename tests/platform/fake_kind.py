@@ -22,7 +22,7 @@ class FakeJob(Job):
 
 
 def make_fake_job(jobs_dir, name="fake", owner="alice", steps=5, sleep=0.01, fail_at=-1, pool="create_db",
-                  depends_on=(), ignore_term=False, record=None, tasks=1):
+                  depends_on=(), ignore_term=False, record=None, tasks=1, extra_args=()):
     job = FakeJob(jobs_dir, name, owner)
     job.extra["depends_on"] = list(depends_on)
     for i in range(tasks):
@@ -31,6 +31,7 @@ def make_fake_job(jobs_dir, name="fake", owner="alice", steps=5, sleep=0.01, fai
             args.append("--ignore-term")
         if record:
             args += ["--record", record]
+        args += list(extra_args)
         resources = {"gpu": 1} if pool == "gpu" else {pool: 1}
         job.tasks.append(Task(f"step{i}", TOOL, args, resources, title=f"Step {i}"))
     return job

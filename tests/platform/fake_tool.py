@@ -15,7 +15,14 @@ def main():
     parser.add_argument("--fail-at", type=int, default=-1)
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--record", default=None, help="file to append start/end times to")
+    parser.add_argument("--garbage", action="store_true",
+                        help="first print malformed protocol lines and more output than a pipe holds")
     args = parser.parse_args()
+    if args.garbage:
+        for bad in ({"type": "progress", "value": "half"}, {"type": "metric", "epoch": "x", "value": 1},
+                    {"type": "snapshot", "epoch": None}, {"type": "resumed", "epoch": [1]}):
+            print(json.dumps(bad), flush=True)
+        print("x" * 200_000, flush=True)
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     state_file = os.path.join(args.job_dir, "fake_state.json")

@@ -51,6 +51,19 @@ def test_job_runs_to_done_with_progress_metrics_and_log(scheduler, jobs_dir):
     assert [s for s, _ in on_disk["status_history"]] == [Status.INIT, Status.WAIT, Status.RUN, Status.DONE]
 
 
+def test_malformed_protocol_lines_are_warnings_and_reading_goes_on(scheduler, jobs_dir):
+    sched = scheduler()
+    job = make_fake_job(jobs_dir, steps=2, extra_args=["--garbage"])
+    sched.add_job(job)
+    wait_status(job, Status.DONE)
+    task = job.tasks[0]
+    assert len([w for w in task.warnings if "malformed" in w]) == 4, task.warnings
+    assert task.progress == 1.0 and [p[0] for p in task.metrics["train/loss"]] == [1, 2]
+    assert task.snapshots == []
+    log = open(job.path(task.log_file)).read()
+    assert '"value": "half"' in log and "x" * 200_000 in log
+
+
 def test_pool_capacity_one_runs_jobs_one_at_a_time(scheduler, jobs_dir, tmp_path):
     record = str(tmp_path / "record.txt")
     sched = scheduler()
