@@ -30,6 +30,8 @@ class Aborted(Exception):
 
 
 def _on_sigterm(signum, frame):
+    # Once: a second SIGTERM must not interrupt the clean-up the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Aborted()
 
 

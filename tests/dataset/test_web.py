@@ -248,7 +248,10 @@ def test_textfile_bad_lists(client, tmp_path, ds, train, words):
     assert _no_leftovers(client)
 
 
-def test_abort_mid_creation_leaves_clean_abort(client, tmp_path, ds):
+def test_abort_mid_creation_leaves_clean_abort(make_app, tmp_path, ds):
+    # A grace period long enough for a loaded machine: this is about the tool's own SIGTERM clean-up,
+    # not the SIGKILL that follows when the grace runs out (the next run cleans up after that one).
+    client = login(make_app(abort_grace_seconds=60).test_client())
     big = np.random.default_rng(0).integers(0, 255, (500, 700, 3), dtype=np.uint8)
     for k in range(2):
         for i in range(300):
