@@ -6,6 +6,7 @@ import threading
 import time
 
 from digits.utils.atomic import atomic_open
+from digits.job_schema import check_job_data
 from digits.status import Status, StatusHistory
 from digits.task import Task
 
@@ -87,8 +88,7 @@ class Job:
         try:
             with open(os.path.join(job_dir, JOB_FILE)) as f:
                 data = json.load(f)
-            if not isinstance(data, dict):
-                raise JobError("job.json does not hold an object")
+            check_job_data(data)
             cls = JOB_KINDS.get(data.get("kind"))
             if cls is None:
                 raise JobError(f"unknown job kind {data.get('kind')!r} (is its plugin installed?)")
@@ -125,6 +125,11 @@ class Job:
         if not self.tasks:
             return 1.0 if self.status == Status.DONE else 0.0
         return sum(t.progress for t in self.tasks) / len(self.tasks)
+
+    def eta(self):
+        """Seconds left for the running task(s), the best estimate there is before later tasks run."""
+        etas = [t.eta for t in self.tasks if t.status == Status.RUN and t.eta is not None]
+        return max(etas) if etas else None
 
     def error(self):
         if self.load_error:

@@ -316,9 +316,11 @@ class Scheduler:
         if kind == "progress":
             self.emitter.task_update(job, task, "progress", percentage=round(task.progress * 100, 1),
                                      eta=task.eta)
-            self.emitter.job_update(job, "progress", percentage=round(job.progress() * 100, 1))
+            self.emitter.job_update(job, "progress", percentage=round(job.progress() * 100, 1), eta=job.eta())
         elif kind in ("metric", "resumed"):
-            self.emitter.task_update(job, task, "metric", message=msg)
+            # DIGITS' update names: the learning-rate chart is fed apart from the loss/accuracy one.
+            graph = "lr_graph" if msg.get("name") == "learning_rate" else "combined_graph"
+            self.emitter.task_update(job, task, graph, message=msg)
         else:
             self.emitter.task_update(job, task, kind, message=msg)
 

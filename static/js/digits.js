@@ -76,6 +76,7 @@
   /* ---------- home page ---------- */
   function homePage() {
     showTimestamps();
+    refreshEtas();
     const socket = connect("job_management");
     if (socket) socket.on("job update", onHomeUpdate);
     setupHomeTables();
@@ -83,10 +84,23 @@
 
   function onHomeUpdate(msg) {
     const rows = document.querySelectorAll(`tr[data-job-id="${msg.job_id}"]`);
-    if (msg.update === "deleted") { rows.forEach(r => r.remove()); return; }
+    if (msg.update === "deleted") {
+      rows.forEach(r => {
+        const pane = r.closest(".tab-pane");
+        const count = pane && document.getElementById(`count-${pane.dataset.category}`);
+        if (count) count.textContent = String(Math.max(0, parseInt(count.textContent || "1", 10) - 1));
+        r.remove();
+      });
+      return;
+    }
     if (msg.update === "added") { addRunningRow(msg); return; }
     if (msg.update === "progress") {
       setProgress(document.getElementById(`progress-${msg.job_id}`), msg.percentage, "Running");
+      const eta = document.getElementById(`eta-${msg.job_id}`);
+      if (eta) {
+        eta.dataset.eta = msg.eta == null ? "" : msg.eta;
+        eta.textContent = msg.eta == null ? "" : `${formatDuration(msg.eta)} left`;
+      }
       return;
     }
     if (msg.update === "status") {
@@ -106,7 +120,8 @@
     tr.dataset.jobId = msg.job_id;
     tr.innerHTML = `<td><a href="${msg.url}">${escapeHtml(msg.name)}</a></td><td>${escapeHtml(msg.owner)}</td>
       <td>${badge(msg.status)}</td><td><div class="progress" style="height:1.2rem"><div class="progress-bar"
-      id="progress-${msg.job_id}" style="width:${msg.progress}%">${msg.progress}%</div></div></td><td class="small text-muted eta"></td>`;
+      id="progress-${msg.job_id}" style="width:${msg.progress}%">${msg.progress}%</div></div></td>
+      <td class="small text-muted eta task-eta" id="eta-${msg.job_id}"></td>`;
     table.appendChild(tr);
     const pane = table.closest(".tab-pane");
     pane.querySelector(".empty-state").hidden = true;

@@ -1,4 +1,4 @@
-/* Model page: loss/accuracy and learning-rate charts fed by Socket.IO metric updates; GPU panel. */
+/* Model page: loss/accuracy and learning-rate charts fed by Socket.IO combined_graph / lr_graph updates; GPU panel. */
 (function () {
   "use strict";
   const dataEl = document.getElementById("metrics-data");
@@ -46,7 +46,7 @@
   }
 
   DIGITS.onTaskUpdate(msg => {
-    if (msg.update === "metric" && msg.message) {
+    if ((msg.update === "combined_graph" || msg.update === "lr_graph") && msg.message) {
       const m = msg.message;
       if (m.type === "resumed") {  // the run restarts after epoch m.epoch: drop what it will redo
         [combined, lrChart].forEach(c => c.data.datasets.forEach(ds => { ds.data = ds.data.filter(p => p.x <= m.epoch); }));

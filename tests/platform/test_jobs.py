@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from fake_kind import FakeJob, make_fake_job
 
 from digits.job import Job
@@ -21,14 +23,42 @@ def test_round_trip_keeps_everything(jobs_dir):
     assert [s for s, _ in loaded.status_history.history] == [Status.INIT, Status.WAIT]
 
 
-def test_damaged_job_json_is_an_error_and_untouched(jobs_dir, make_app):
+def _damage(data, path, value):
+    """Sets a dotted path (list indexes as numbers) in a job.json dict."""
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    for key in keys[:-1]:
+        data = data[key]
+    data[keys[-1]] = value
+
+
+@pytest.mark.parametrize("path,value", [
+    (None, '{"kind": "test-fake", "name": truncated'),
+    ("status_history", [[]]),
+    ("status_history", [["Bogus", 1]]),
+    ("status_history", "abc"),
+    ("created", "yesterday"),
+    ("extra", [1, 2]),
+    ("name", None),
+    ("tasks", {"a": 1}),
+    ("tasks.0.state.progress", "abc"),
+    ("tasks.0.state.status_history", [["Running"]]),
+    ("tasks.0.state.metrics", {"train/loss": [1, 2]}),
+    ("tasks.0.state.snapshots", [{"file": "x"}]),
+    ("tasks.0.resources", {"gpu": "two"}),
+    ("tasks.0.args", "--steps 3"),
+])
+def test_damaged_job_json_is_an_error_and_untouched(jobs_dir, make_app, path, value):
     good = make_fake_job(jobs_dir, name="good")
     good.save()
-    bad_dir = os.path.join(jobs_dir, "20200101-000000-dead")
-    os.makedirs(bad_dir)
-    with open(os.path.join(bad_dir, "job.json"), "w") as f:
-        f.write('{"kind": "test-fake", "name": truncated')
-    before = open(os.path.join(bad_dir, "job.json")).read()
+    bad = make_fake_job(jobs_dir, name="bad")
+    bad.id, bad.dir = "20200101-000000-dead", os.path.join(jobs_dir, "20200101-000000-dead")
+    bad.save()
+    data = bad.to_dict()
+    if path:
+        _damage(data, path, value)
+    with open(os.path.join(bad.dir, "job.json"), "w") as f:
+        f.write(json.dumps(data) if path else value)
+    before = open(os.path.join(bad.dir, "job.json")).read()
     app = make_app()
     client = app.test_client()
     index = client.get("/index.json").get_json()
@@ -37,8 +67,9 @@ def test_damaged_job_json_is_an_error_and_untouched(jobs_dir, make_app):
     assert ids["20200101-000000-dead"]["status"] == Status.ERROR
     status = client.get("/jobs/20200101-000000-dead/status").get_json()
     assert "job.json could not be loaded" in status["error"]
-    assert client.get("/").status_code == 200
-    assert open(os.path.join(bad_dir, "job.json")).read() == before
+    for url in ("/", "/completed_jobs.json", "/jobs/20200101-000000-dead", "/jobs/20200101-000000-dead.json"):
+        assert client.get(url).status_code == 200, url
+    assert open(os.path.join(bad.dir, "job.json")).read() == before
 
 
 def test_unknown_kind_is_reported(jobs_dir):

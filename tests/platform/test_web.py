@@ -183,7 +183,7 @@ def test_socketio_events_reach_clients(fake_app):
         task_events.extend(e["args"][0] for e in page.get_received("/jobs") if e["name"] == "task update")
         return (any(u["update"] == "added" and u["job_id"] == job.id for u in updates)
                 and any(u["update"] == "status" and u["status"] == "Done" for u in updates)
-                and {"status", "progress", "log", "metric"} <= {e["update"] for e in task_events}
+                and {"status", "progress", "log", "combined_graph"} <= {e["update"] for e in task_events}
                 and any(e["update"] == "progress" and e["percentage"] == 100.0 for e in task_events))
 
     wait_for(received_all, timeout=20, message="socket.io events")
