@@ -7,8 +7,8 @@ import sys
 def parse_args(argv=None):
     from digits import __version__
     parser = argparse.ArgumentParser(prog="digits-devserver", description="Run the DIGITS training server.")
-    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("DIGITS_PORT", 5000)),
-                        help="port to listen on (default 5000)")
+    parser.add_argument("-p", "--port", type=int, default=None,
+                        help="port to listen on (default $DIGITS_PORT or 5000)")
     parser.add_argument("--host", default=os.environ.get("DIGITS_HOST", "0.0.0.0"),
                         help="address to listen on (default 0.0.0.0; use 127.0.0.1 for this machine only)")
     parser.add_argument("--jobs-dir", default=None, help="where jobs live (default $DIGITS_JOBS_DIR or ~/.digits/jobs)")
@@ -26,11 +26,18 @@ def main(argv=None):
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from digits import assets
+    from digits.config import ConfigError
     from digits.webapp import create_app
     overrides = {"async_mode": "gevent"}
     if args.jobs_dir:
         overrides["jobs_dir"] = args.jobs_dir
-    app = create_app(overrides)
+    try:
+        app = create_app(overrides)
+    except ConfigError as exc:
+        print(f"digits-devserver: {exc}", file=sys.stderr)
+        return 2
+    if args.port is None:
+        args.port = app.extensions["digits"]["config"]["port"]
     if assets.missing():
         logging.warning("front-end assets missing (%s): run `npm ci` in the source tree", ", ".join(assets.missing()))
     from gevent import pywsgi

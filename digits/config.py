@@ -3,6 +3,32 @@ import os
 import secrets
 
 
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable and what it wants."""
+
+
+def _env_number(name, default, cast=int, minimum=None):
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = cast(value)
+    except ValueError:
+        kind = "an integer" if cast is int else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value!r}")
+    return number
+
+
+def _env_gpus():
+    gpus = _env_list("DIGITS_GPUS")
+    if gpus is not None and not all(g.isdigit() for g in gpus):
+        raise ConfigError(f"DIGITS_GPUS must be GPU indexes like \"0,2\" (or empty for none), "
+                          f"not {os.environ['DIGITS_GPUS']!r}")
+    return gpus
+
+
 def _env_list(name):
     value = os.environ.get(name)
     if value is None:
@@ -43,15 +69,15 @@ def load_config(overrides=None):
         roots = [os.path.expanduser("~"), "/data", "/datasets", "/mnt", "/media", "/tmp", "/srv"]
     config = {
         "jobs_dir": jobs_dir,
-        "port": int(os.environ.get("DIGITS_PORT", 5000)),
+        "port": _env_number("DIGITS_PORT", 5000, minimum=0),
         "host": os.environ.get("DIGITS_HOST", "0.0.0.0"),
         "allowed_roots": [os.path.realpath(r) for r in roots],
         # None means "ask NVML"; a list restricts/overrides the visible GPU indices.
-        "gpus": _env_list("DIGITS_GPUS"),
-        "cpu_train_slots": int(os.environ.get("DIGITS_CPU_TRAIN_SLOTS", 1)),
-        "max_upload_bytes": int(os.environ.get("DIGITS_MAX_UPLOAD_MB", 2048)) * 1024 * 1024,
-        "abort_grace_seconds": float(os.environ.get("DIGITS_ABORT_GRACE", 5)),
-        "task_nice": int(os.environ.get("DIGITS_TASK_NICE", 5)),
+        "gpus": _env_gpus(),
+        "cpu_train_slots": _env_number("DIGITS_CPU_TRAIN_SLOTS", 1, minimum=1),
+        "max_upload_bytes": _env_number("DIGITS_MAX_UPLOAD_MB", 2048, minimum=1) * 1024 * 1024,
+        "abort_grace_seconds": _env_number("DIGITS_ABORT_GRACE", 5.0, cast=float, minimum=0),
+        "task_nice": _env_number("DIGITS_TASK_NICE", 5, minimum=0),
         "async_mode": os.environ.get("DIGITS_ASYNC_MODE", "gevent"),
         "secret_key": os.environ.get("DIGITS_SECRET_KEY"),
         "plugins": _env_list("DIGITS_PLUGINS") or [],

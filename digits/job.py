@@ -180,6 +180,16 @@ class BrokenJob(Job):
     title = "Unreadable job"
 
     def __init__(self, jobs_dir, job_id, reason):
-        super().__init__(jobs_dir, job_id, owner=None, job_id=job_id)
+        super().__init__(jobs_dir, job_id, owner=_readable_owner(os.path.join(jobs_dir, job_id)), job_id=job_id)
         self.load_error = f"job.json could not be loaded ({reason})"
         self.status_history = StatusHistory([[Status.ERROR, time.time()]])
+
+
+def _readable_owner(job_dir):
+    """The owner named in a damaged job.json, when it can still be read: only they may delete it."""
+    try:
+        with open(os.path.join(job_dir, JOB_FILE)) as f:
+            owner = json.load(f).get("owner")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, str) else None

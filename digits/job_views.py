@@ -1,7 +1,7 @@
 """Routes common to every job kind: page, status, rename/notes, abort, resume, delete, clone."""
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
-from digits.auth import require_owner
+from digits.auth import current_user, require_owner
 from digits.status import Status
 from digits.utils.routing import get_job_or_404, json_error, scheduler, wants_json, wants_json_reply
 
@@ -98,8 +98,10 @@ def resume(job_id, category):
 @_routes("/<job_id>.json", methods=["DELETE"])
 def delete(job_id, category):
     job = get_job_or_404(job_id, category)
-    if job.load_error is None:
+    if job.load_error is None or job.owner is not None:
         require_owner(job, "delete")
+    elif current_user() is None:  # unreadable, owner unknown: any signed-in user may clear it away
+        abort(401, description="login required to delete a job")
     users = [j for j in scheduler().dependents(job) if j.id != job.id]
     if users:
         names = ", ".join(f"{j.name!r} ({j.id})" for j in users)

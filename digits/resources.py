@@ -33,6 +33,8 @@ class ResourcePools:
                 ids = [int(i) for i in wanted_ids] if wanted_ids else self.free_gpus[:count]
                 if wanted_ids and any(i not in self.gpus for i in ids):
                     raise ValueError(f"GPU(s) {ids} requested, this server has {self.gpus}")
+                if count > len(self.gpus):  # would wait forever
+                    raise ValueError(f"{count} GPUs requested, this server has {len(self.gpus)}")
                 if len(ids) < max(count, 1) and not wanted_ids or any(i not in self.free_gpus for i in ids):
                     return None
                 grant["gpus"] = ids

@@ -7,7 +7,7 @@ from digits import __version__, device
 from digits.auth import COOKIE, current_user, validate_username
 from digits.status import Status
 from digits.utils.paths import PathError, is_inside, resolve_user_path
-from digits.utils.routing import config, json_error, scheduler, wants_json, wants_json_reply
+from digits.utils.routing import config, error_type, json_error, scheduler, wants_json, wants_json_reply
 
 blueprint = Blueprint("digits", __name__)
 
@@ -43,7 +43,9 @@ def completed_jobs():
 def login():
     if request.method == "GET":
         return render_template("login.html", next=_safe_next(request.args.get("next")))
-    name = (request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or "").strip()
+    body = request.get_json(silent=True)
+    name = request.form.get("username") or (body.get("username") if isinstance(body, dict) else None) or ""
+    name = name.strip() if isinstance(name, str) else ""
     problem = validate_username(name)
     if problem:
         if wants_json_reply():
@@ -86,6 +88,8 @@ def system():
 @blueprint.route("/files/<path:path>")
 def files(path):
     jobs_dir = config()["jobs_dir"]
+    if "\0" in path:
+        abort(404, description="file not found")
     full = os.path.realpath(os.path.join(jobs_dir, path))
     if not is_inside(full, jobs_dir) or full == jobs_dir:
         abort(404, description="file not found")
@@ -105,7 +109,8 @@ def autocomplete_path():
     try:
         folder = resolve_user_path(folder or os.sep, roots, kind="dir")
     except PathError as exc:
-        return jsonify({"suggestions": [], "error": str(exc)})
+        # API.md's error shape; the empty list keeps simple completion widgets working.
+        return jsonify({"error": {"message": str(exc), "type": error_type(400)}, "suggestions": []}), 400
     try:
         names = sorted(os.listdir(folder))
     except OSError:

@@ -4,6 +4,7 @@ Conventions (same as DIGITS): arrays are H×W (grayscale) or H×W×3 (RGB), uint
 sizes are passed as (height, width); PIL sizes are (width, height).
 """
 import io
+import math
 import os
 
 import numpy as np
@@ -15,6 +16,17 @@ SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
 RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
 ENCODINGS = ("none", "png", "jpg")
 JPEG_QUALITY = 90  # what DIGITS used for jpg-encoded databases
+
+
+def round_half_away(x):
+    """Rounds .5 away from zero, as DIGITS' Python 2 round() did (Python 3 rounds .5 to even).
+
+    Exact for any float: x - floor(x) has no rounding error.
+    """
+    if x < 0:
+        return -round_half_away(-x)
+    low = math.floor(x)
+    return int(low + 1 if x - low >= 0.5 else low)
 
 
 class LoadImageError(Exception):
@@ -161,20 +173,20 @@ def resize_image(image, height, width, channels=None, resize_mode=None, rng=None
     wider = width_ratio > height_ratio  # relatively wider than the target
     if resize_mode == "crop":
         if wider:
-            rh, rw = height, max(width, int(round(w / height_ratio)))
+            rh, rw = height, max(width, round_half_away(w / height_ratio))
         else:
-            rh, rw = max(height, int(round(h / width_ratio))), width
+            rh, rw = max(height, round_half_away(h / width_ratio)), width
         return _center_crop(_resample(arr, rh, rw), height, width)
 
     if resize_mode == "fill":
         if wider:
-            rh, rw = _even_gap(height, int(round(h / width_ratio))), width
+            rh, rw = _even_gap(height, round_half_away(h / width_ratio)), width
         else:
-            rh, rw = height, _even_gap(width, int(round(w / height_ratio)))
+            rh, rw = height, _even_gap(width, round_half_away(w / height_ratio))
         arr = _resample(arr, min(rh, height), min(rw, width))
     else:  # half_crop
         ratio = (width_ratio + height_ratio) / 2.0
-        rh, rw = max(1, int(round(h / ratio))), max(1, int(round(w / ratio)))
+        rh, rw = max(1, round_half_away(h / ratio)), max(1, round_half_away(w / ratio))
         if wider:
             rh = min(height, _even_gap(height, rh))
         else:
@@ -185,8 +197,8 @@ def resize_image(image, height, width, channels=None, resize_mode=None, rng=None
 
 def _center_crop(arr, height, width):
     h, w = arr.shape[:2]
-    top = int(round((h - height) / 2.0)) if h > height else 0
-    left = int(round((w - width) / 2.0)) if w > width else 0
+    top = round_half_away((h - height) / 2.0) if h > height else 0
+    left = round_half_away((w - width) / 2.0) if w > width else 0
     return arr[top:top + height, left:left + width]
 
 

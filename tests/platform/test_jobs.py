@@ -7,6 +7,7 @@ import pytest
 from fake_kind import FakeJob, make_fake_job
 
 from digits.job import Job
+from tests.helpers import login
 from digits.status import Status
 
 
@@ -70,6 +71,19 @@ def test_damaged_job_json_is_an_error_and_untouched(jobs_dir, make_app, path, va
     for url in ("/", "/completed_jobs.json", "/jobs/20200101-000000-dead", "/jobs/20200101-000000-dead.json"):
         assert client.get(url).status_code == 200, url
     assert open(os.path.join(bad.dir, "job.json")).read() == before
+
+
+@pytest.mark.parametrize("owner,deleter,code", [("alice", None, 401), ("alice", "bob", 403), ("alice", "alice", 200),
+                                                 (None, None, 401), (None, "bob", 200)])
+def test_only_the_owner_deletes_a_damaged_job(jobs_dir, make_app, owner, deleter, code):
+    os.makedirs(os.path.join(jobs_dir, "dead"))
+    with open(os.path.join(jobs_dir, "dead", "job.json"), "w") as f:
+        json.dump({"kind": "test-fake", "name": "x", "owner": owner, "status_history": "damaged"}, f)
+    client = make_app().test_client()
+    if deleter:
+        login(client, deleter)
+    assert client.delete("/jobs/dead.json").status_code == code
+    assert os.path.exists(os.path.join(jobs_dir, "dead")) == (code != 200)
 
 
 def test_unknown_kind_is_reported(jobs_dir):

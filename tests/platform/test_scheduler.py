@@ -104,6 +104,15 @@ def test_each_task_gets_its_own_gpu(scheduler, jobs_dir):
     assert set(devices[:2]) == {"0", "1"} and devices[2] in ("0", "1")
 
 
+def test_more_gpus_than_the_server_has_is_an_error_not_a_wait(scheduler, jobs_dir):
+    sched = scheduler(gpus=[0, 1])
+    job = make_fake_job(jobs_dir, pool="gpu")
+    job.tasks[0].resources = {"gpu": 3}
+    sched.add_job(job)
+    wait_status(job, Status.ERROR)
+    assert "3 GPUs requested, this server has 2" in job.error()
+
+
 def test_dependency_waits_then_runs(scheduler, jobs_dir):
     sched = scheduler()
     first = make_fake_job(jobs_dir, name="first", steps=5, sleep=0.1, pool="parse_folder")

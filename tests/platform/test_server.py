@@ -37,6 +37,18 @@ def test_version_flag():
     assert out.returncode == 0 and out.stdout.startswith("DIGITS ")
 
 
+@pytest.mark.parametrize("name,value,expected", [
+    ("DIGITS_PORT", "abc", "DIGITS_PORT must be an integer, not 'abc'"),
+    ("DIGITS_GPUS", "0,x", "DIGITS_GPUS must be GPU indexes"),
+    ("DIGITS_CPU_TRAIN_SLOTS", "0", "DIGITS_CPU_TRAIN_SLOTS must be at least 1"),
+])
+def test_bad_setting_is_a_clear_message(tmp_path, name, value, expected):
+    env = dict(os.environ, DIGITS_JOBS_DIR=str(tmp_path / "jobs"), DIGITS_HOST="127.0.0.1", **{name: value})
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "digits-devserver"), "--port", "0"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and expected in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
 def test_server_killed_mid_job_resumes_on_restart(servers, jobs_dir):
     server = servers()
     session = requests.Session()

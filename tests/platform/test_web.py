@@ -116,6 +116,14 @@ def test_files_serves_job_files(fake_app, jobs_dir):
     assert response.status_code == 200 and b"log line for step 0" in response.data
 
 
+def test_odd_requests_get_4xx_not_500(app):
+    client = app.test_client()
+    assert client.post("/login", json=["x"]).status_code == 400
+    assert client.post("/login", json={"username": 5}).status_code == 400
+    assert client.get("/files/%00").status_code == 404
+    assert client.get("/files/a%00b/job.json").status_code == 404
+
+
 def test_autocomplete_stays_inside_allowed_roots(app, tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "cats").mkdir()
@@ -124,8 +132,9 @@ def test_autocomplete_stays_inside_allowed_roots(app, tmp_path):
     found = client.get(f"/autocomplete/path?query={tmp_path}/images/c").get_json()
     assert found["suggestions"] == [f"{tmp_path}/images/cats/"]
     for query in ("/etc/pa", f"{tmp_path}/../../etc/", f"{tmp_path}/link-out/pas"):
-        data = client.get(f"/autocomplete/path?query={query}").get_json()
-        assert data["suggestions"] == [] and "outside" in data["error"]
+        response = client.get(f"/autocomplete/path?query={query}")
+        data = response.get_json()
+        assert response.status_code == 400 and data["suggestions"] == [] and "outside" in data["error"]["message"]
 
 
 def test_csrf_required_for_browser_posts(make_app):
