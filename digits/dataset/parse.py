@@ -2,7 +2,7 @@
 import os
 import random
 
-from digits.utils.image import is_image_file
+from digits.utils.image import is_image_file, round_half_away
 
 
 class ParseError(ValueError):
@@ -62,7 +62,8 @@ def image_files(folder, allowed_roots=None, warn=print):
 def three_way_split(size, pct_b, pct_c):
     """(a, b) cut points so [0:a], [a:b], [b:] hold about 100-pct_b-pct_c %, pct_b %, pct_c %.
 
-    Same rules as DIGITS: a split that is asked for gets at least one item when possible.
+    Same rules as DIGITS, .5 rounded up like its Python 2 round(): a split that is asked for gets at
+    least one item when possible.
     """
     if not (0 <= pct_b <= 100 and 0 <= pct_c <= 100 and pct_b + pct_c <= 100):
         raise ParseError(f"invalid split percentages: {pct_b}% validation + {pct_c}% test")
@@ -73,10 +74,10 @@ def three_way_split(size, pct_b, pct_c):
         return 0, size
     if pct_c >= 100:
         return 0, 0
-    a = int(round(size * pct_a / 100.0))
+    a = round_half_away(size * pct_a / 100.0)
     if pct_a and not a:
         a = 1
-    b = int(round(size * pct_b / 100.0))
+    b = round_half_away(size * pct_b / 100.0)
     if a + b > size:
         b = size - a
     if pct_b and not b:

@@ -7,7 +7,7 @@ import PIL.ImageFile
 import pytest
 
 from digits.utils.image import (LoadImageError, decode_image_bytes, encode_image, load_image,
-                                resize_image, to_array)
+                                resize_image, round_half_away, to_array)
 
 def test_load_png_and_jpeg(tmp_path, ds):
     arr = np.random.default_rng(0).integers(0, 255, (10, 14, 3), dtype=np.uint8)
@@ -112,6 +112,18 @@ def test_crop_keeps_the_centre():
     assert out[:, 1:-1].min() == 255  # the whole output comes from the white centre
     tall = resize_image(arr.T.copy(), 10, 10, resize_mode="crop")
     assert tall[1:-1, :].min() == 255
+
+
+def test_round_half_away_matches_python2():
+    assert [round_half_away(x) for x in (0.5, 1.5, 2.5, 2.4999, -2.5, 0.49999999999999994)] == [1, 2, 3, 2, -3, 0]
+
+
+def test_crop_offset_rounds_half_up_like_digits():
+    # 8×13 into 8×8: 5 columns too many; DIGITS' Python 2 round(2.5) = 3 columns cut on the left.
+    arr = np.tile(np.arange(13, dtype=np.uint8) * 10, (8, 1))
+    out = resize_image(arr, 8, 8, resize_mode="crop")
+    assert out[0].tolist() == [30, 40, 50, 60, 70, 80, 90, 100]
+    assert resize_image(arr.T.copy(), 8, 8, resize_mode="crop")[:, 0].tolist() == list(range(30, 110, 10))
 
 
 def test_fill_keeps_whole_image_and_pads_with_noise():

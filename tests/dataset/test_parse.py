@@ -84,6 +84,12 @@ def test_three_way_split_rules():
     assert three_way_split(5, 100, 0) == (0, 5)
 
 
+def test_three_way_split_rounds_half_up_like_digits():
+    # DIGITS ran on Python 2, whose round(8.5) is 9; Python 3's banker's rounding gives 8.
+    assert three_way_split(10, 15, 0) == (9, 10)
+    assert three_way_split(30, 25, 0) == (23, 30)  # 22.5 → 23, like DIGITS
+
+
 def _write_textfile_inputs(tmp_path, ds):
     base = tmp_path / "base"
     for name in ds.CLASSES:
