@@ -70,7 +70,12 @@ def build_spec():
                                body=_form({"username": {"type": "string", "pattern": "^[a-z][a-z0-9._-]+$"}},
                                          ["username"]))},
         "/autocomplete/path": {"get": _op("Server path completion inside the allowed roots",
-                                          params=[{"name": "query", "in": "query", "schema": s}])},
+                                          params=[{"name": "query", "in": "query", "schema": s}], errors=[400])},
+        "/files/{path}": {"get": {
+            "summary": "A file inside the jobs folder (a task log, a mean image ...)",
+            "parameters": [{"name": "path", "in": "path", "required": True, "schema": s}],
+            # Not JSON-only: the 404 is a page or JSON depending on the Accept header.
+            "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}},
         "/jobs/{job_id}": {"put": _op("Rename a job / edit its notes (owner only)", params=[JOB_ID],
                                       errors=[400, 401, 403, 404],
                                       body=_form({"job_name": s, "job_notes": s}))},

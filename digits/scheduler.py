@@ -243,7 +243,9 @@ class Scheduler:
         task.on_start()
         try:
             log_file = open(job.path(task.log_file), "a", buffering=1)
-            proc = subprocess.Popen(task.command(job), stdout=subprocess.PIPE, stderr=log_file,
+            # stderr shares the pipe so tracebacks and warnings reach the live log too; lines stay whole
+            # because each one is a single write below PIPE_BUF.
+            proc = subprocess.Popen(task.command(job), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     env=task.environment(), cwd=job.dir, text=True, bufsize=1,
                                     preexec_fn=self._new_session)
         except OSError as exc:

@@ -40,6 +40,7 @@ def main():
         with open(args.record, "a") as f:
             f.write(f"start {time.time()}\n")
     print(f"fake tool starting at step {start}", flush=True)
+    print("a note on stderr", file=sys.stderr, flush=True)
     for step in range(start, args.steps):
         if step == args.fail_at:
             print(json.dumps({"type": "error", "message": f"failed on purpose at step {step}"}), flush=True)

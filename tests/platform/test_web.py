@@ -193,7 +193,8 @@ def test_socketio_events_reach_clients(fake_app):
         return (any(u["update"] == "added" and u["job_id"] == job.id for u in updates)
                 and any(u["update"] == "status" and u["status"] == "Done" for u in updates)
                 and {"status", "progress", "log", "combined_graph"} <= {e["update"] for e in task_events}
-                and any(e["update"] == "progress" and e["percentage"] == 100.0 for e in task_events))
+                and any(e["update"] == "progress" and e["percentage"] == 100.0 for e in task_events)
+                and any(e["update"] == "log" and e["line"] == "a note on stderr" for e in task_events))
 
     wait_for(received_all, timeout=20, message="socket.io events")
     home.disconnect(namespace="/jobs")
