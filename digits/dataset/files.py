@@ -31,18 +31,22 @@ def atomic_write_json(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def read_labels(path):
-    """Class names, one per non-empty line; the line's index among them is the label id."""
+def read_labels(path, display_name=None):
+    """Class names, one per non-empty line; the line's index among them is the label id.
+
+    Errors name the file as display_name (e.g. an upload's own name) when given, else its path.
+    """
+    name = display_name or path
     try:
         with open(path, encoding="utf-8") as f:
             labels = [line.strip() for line in f]
     except OSError as exc:
-        raise ListFileError(f'cannot read labels file "{path}": {exc.strerror or exc}') from exc
+        raise ListFileError(f'cannot read labels file "{name}": {exc.strerror or exc}') from exc
     except UnicodeDecodeError as exc:
-        raise ListFileError(f'labels file "{path}" is not UTF-8 text') from exc
-    labels = [name for name in labels if name]
+        raise ListFileError(f'labels file "{name}" is not UTF-8 text') from exc
+    labels = [label for label in labels if label]
     if not labels:
-        raise ListFileError(f'labels file "{path}" has no labels')
+        raise ListFileError(f'labels file "{name}" has no labels')
     return labels
 
 

@@ -2,20 +2,24 @@
 
 Caffe's update rules and the torch optimizer that computes the same thing:
 
-    SGD       v = momentum*v + lr*(g + wd*w); w -= v      → torch SGD(momentum)          (same for a fixed lr)
-    NESTEROV  Caffe's Nesterov momentum                    → torch SGD(momentum, nesterov=True)
+    SGD       v = momentum*v + lr*(g + wd*w); w -= v      → CaffeSGD (digits/model/caffe_sgd.py)
+    NESTEROV  v' = momentum*v + lr*(g + wd*w); w -= (1+momentum)*v' - momentum*v
+                                                           → CaffeSGD(nesterov=True)
     ADAGRAD   h += g²; w -= lr*g/(sqrt(h)+delta)           → torch Adagrad(eps=delta)
     RMSPROP   h = rms_decay*h + (1-rms_decay)*g²; w -= lr*g/(sqrt(h)+delta)
                                                            → torch RMSprop(alpha=rms_decay, eps=delta)
     ADADELTA  rho = momentum (Caffe reuses the field)      → torch Adadelta(rho=momentum, eps=delta)
     ADAM      beta1 = momentum, beta2 = momentum2 (0.999)  → torch Adam(betas, eps=delta)
 
+torch's own SGD keeps the momentum history without the rate, which matches Caffe only while the
+rate is fixed; the adaptive solvers keep no rate in their state, so torch's versions stay exact
+under any LR policy (Adam up to where eps is added, ~1e-6 relative).
 delta is Caffe's default 1e-8 everywhere. weight_decay is L2 added to the gradient, as in Caffe
 (regularization_type "L2"), for every solver. Gradient accumulation (Caffe's iter_size, DIGITS'
 batch_accumulation) is handled by the trainer, which divides each mini-batch loss by the count.
-"""
 
-import torch
+`check_settings` imports no torch: the web form uses it to refuse what training would refuse.
+"""
 
 from digits.utils.checks import finite_number
 
@@ -25,42 +29,61 @@ ADAM_MOMENTUM2 = 0.999
 
 
 class SolverError(ValueError):
-    """Solver settings that cannot be used; the message names the field."""
+    """Solver settings that cannot be used; the message names the field, `field` holds its name."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 def _float(name, value):
-    return finite_number(name, value, SolverError)
+    try:
+        return finite_number(name, value, ValueError)
+    except ValueError as exc:
+        raise SolverError(str(exc), name) from None
+
+
+def check_settings(solver_type, learning_rate, momentum=0.9, weight_decay=0.0, rms_decay=0.99):
+    """Checked, normalised settings {solver_type, lr, momentum, weight_decay, rms_decay}; raises
+    SolverError naming the field."""
+    solver_type = str(solver_type or "SGD").upper()
+    if solver_type not in SOLVER_TYPES:
+        raise SolverError(f"solver_type must be one of {', '.join(SOLVER_TYPES)}, got {solver_type!r}",
+                          "solver_type")
+    lr = _float("learning_rate", learning_rate)
+    if not lr > 0:
+        raise SolverError(f"learning_rate must be > 0, got {learning_rate!r}", "learning_rate")
+    momentum = _float("momentum", 0.9 if momentum is None else momentum)
+    weight_decay = _float("weight_decay", weight_decay or 0.0)
+    if not 0.0 <= momentum < 1.0:
+        raise SolverError(f"momentum must be in [0, 1), got {momentum}", "momentum")
+    if weight_decay < 0:
+        raise SolverError(f"weight_decay must be >= 0, got {weight_decay}", "weight_decay")
+    if solver_type == "NESTEROV" and momentum <= 0:
+        raise SolverError("momentum must be > 0 for the NESTEROV solver", "momentum")
+    rms_decay = _float("rms_decay", 0.99 if rms_decay is None else rms_decay)
+    if solver_type == "RMSPROP" and not 0.0 < rms_decay < 1.0:
+        raise SolverError(f"rms_decay must be in (0, 1), got {rms_decay}", "rms_decay")
+    return {"solver_type": solver_type, "lr": lr, "momentum": momentum, "weight_decay": weight_decay,
+            "rms_decay": rms_decay}
 
 
 def optimizer_spec(solver_type, learning_rate, momentum=0.9, weight_decay=0.0, rms_decay=0.99):
     """(torch optimizer class, kwargs) for a Caffe solver type and DIGITS' form fields."""
-    solver_type = str(solver_type or "SGD").upper()
-    if solver_type not in SOLVER_TYPES:
-        raise SolverError(f"solver_type must be one of {', '.join(SOLVER_TYPES)}, got {solver_type!r}")
-    lr = _float("learning_rate", learning_rate)
-    if not lr > 0:
-        raise SolverError(f"learning_rate must be > 0, got {learning_rate!r}")
-    momentum = _float("momentum", 0.9 if momentum is None else momentum)
-    weight_decay = _float("weight_decay", weight_decay or 0.0)
-    if not 0.0 <= momentum < 1.0:
-        raise SolverError(f"momentum must be in [0, 1), got {momentum}")
-    if weight_decay < 0:
-        raise SolverError(f"weight_decay must be >= 0, got {weight_decay}")
-    common = {"lr": lr, "weight_decay": weight_decay}
-    if solver_type == "SGD":
-        return torch.optim.SGD, dict(common, momentum=momentum)
-    if solver_type == "NESTEROV":
-        if momentum <= 0:
-            raise SolverError("momentum must be > 0 for the NESTEROV solver")
-        return torch.optim.SGD, dict(common, momentum=momentum, nesterov=True)
-    if solver_type == "ADAGRAD":
+    import torch
+
+    from digits.model.caffe_sgd import CaffeSGD
+
+    s = check_settings(solver_type, learning_rate, momentum, weight_decay, rms_decay)
+    common = {"lr": s["lr"], "weight_decay": s["weight_decay"]}
+    kind, momentum = s["solver_type"], s["momentum"]
+    if kind in ("SGD", "NESTEROV"):
+        return CaffeSGD, dict(common, momentum=momentum, nesterov=kind == "NESTEROV")
+    if kind == "ADAGRAD":
         return torch.optim.Adagrad, dict(common, eps=CAFFE_DELTA)
-    if solver_type == "RMSPROP":
-        rms_decay = _float("rms_decay", 0.99 if rms_decay is None else rms_decay)
-        if not 0.0 < rms_decay < 1.0:
-            raise SolverError(f"rms_decay must be in (0, 1), got {rms_decay}")
-        return torch.optim.RMSprop, dict(common, alpha=rms_decay, eps=CAFFE_DELTA)
-    if solver_type == "ADADELTA":
+    if kind == "RMSPROP":
+        return torch.optim.RMSprop, dict(common, alpha=s["rms_decay"], eps=CAFFE_DELTA)
+    if kind == "ADADELTA":
         return torch.optim.Adadelta, dict(common, rho=momentum, eps=CAFFE_DELTA)
     return torch.optim.Adam, dict(common, betas=(momentum, ADAM_MOMENTUM2), eps=CAFFE_DELTA)
 

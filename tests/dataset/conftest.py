@@ -98,6 +98,40 @@ def build_dataset(tmp_path):
     return build
 
 
+DATASET_URL = "/datasets/images/classification.json"
+
+
+def digits_tree(root, classes=3, per_class=6, size=(28, 28)):
+    """root/<k>/<i>.png grayscale images, one gray level per class, a white row at i."""
+    for k in range(classes):
+        for i in range(per_class):
+            arr = np.full(size, 40 + 70 * k, dtype=np.uint8)
+            arr[i % size[0], :] = 255
+            save(arr, str(root / str(k) / f"{i}.png"))
+    return root
+
+
+def web_create(client, **fields):
+    return client.post(DATASET_URL, data=fields, content_type="multipart/form-data")
+
+
+def web_job(client, job_id):
+    return client.application.extensions["digits"]["scheduler"].get_job(job_id)
+
+
+def no_leftovers(client):
+    """True when nothing (no job, no staging folder, no upload) is left in the jobs folder."""
+    jobs_dir = client.application.extensions["digits"]["config"]["jobs_dir"]
+    return os.listdir(jobs_dir) == []
+
+
+@pytest.fixture
+def web():
+    """Helpers for tests through the web app (with the `client` fixture of tests/conftest.py)."""
+    return SimpleNamespace(create=web_create, job=web_job, tree=digits_tree, no_leftovers=no_leftovers,
+                           URL=DATASET_URL)
+
+
 @pytest.fixture
 def ds():
     """Helpers for dataset tests (conftest modules are not importable under --import-mode=importlib)."""

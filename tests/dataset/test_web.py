@@ -11,56 +11,14 @@ import pytest
 from digits.dataset.reader import LmdbDataset
 from tests.helpers import login, wait_for, wait_status
 
-VIEWS = "digits.dataset.images.classification.views"
-URL = "/datasets/images/classification.json"
-
-
-@pytest.fixture
-def dataset_app(make_app):
-    from digits import webapp
-    # until the module is listed among the built-in kinds, load it the way plugins are loaded
-    plugins = [] if VIEWS in webapp.KIND_MODULES else [VIEWS]
-
-    def factory(**overrides):
-        return make_app(plugins=plugins, **overrides)
-    return factory
-
-
-@pytest.fixture
-def client(dataset_app):
-    return login(dataset_app().test_client())
-
-
-def _digits_tree(root, ds, classes=3, per_class=6, size=(28, 28)):
-    for k in range(classes):
-        for i in range(per_class):
-            arr = np.full(size, 40 + 70 * k, dtype=np.uint8)
-            arr[i % size[0], :] = 255
-            ds.save(arr, str(root / str(k) / f"{i}.png"))
-    return root
-
-
-def _job(client, job_id):
-    return client.application.extensions["digits"]["scheduler"].get_job(job_id)
-
-
-def _create(client, **fields):
-    return client.post(URL, data=fields, content_type="multipart/form-data")
-
-
-def _no_leftovers(client):
-    jobs_dir = client.application.extensions["digits"]["config"]["jobs_dir"]
-    return os.listdir(jobs_dir) == []
-
-
-def test_rest_walkthrough_grayscale_folder(client, tmp_path, ds):
-    folder = _digits_tree(tmp_path / "mnist" / "train", ds)
-    response = _create(client, folder_train=str(folder), encoding="png", resize_channels="1",
-                       resize_width="28", resize_height="28", method="folder", dataset_name="mnist_dataset")
+def test_rest_walkthrough_grayscale_folder(client, tmp_path, web):
+    folder = web.tree(tmp_path / "mnist" / "train")
+    response = web.create(client, folder_train=str(folder), encoding="png", resize_channels="1",
+                          resize_width="28", resize_height="28", method="folder", dataset_name="mnist_dataset")
     assert response.status_code == 200, response.data
     reply = response.get_json()
     assert reply["name"] == "mnist_dataset" and reply["status"] == "Initialized" and reply["id"]
-    job = _job(client, reply["id"])
+    job = web.job(client, reply["id"])
     assert wait_status(job, ("Done", "Error", "Aborted"), timeout=120) == "Done", job.error()
     data = client.get(f"/datasets/{job.id}.json").get_json()
     assert data["image_dims"] == [28, 28, 1] and data["num_classes"] == 3
@@ -73,11 +31,11 @@ def test_rest_walkthrough_grayscale_folder(client, tmp_path, ds):
     assert client.get(f"/files/{job.id}/mean.jpg").status_code == 200
 
 
-def test_explore_pagination_and_label_filter(client, tmp_path, ds):
-    folder = _digits_tree(tmp_path / "imgs", ds, per_class=8)
-    reply = _create(client, folder_train=str(folder), resize_width="8", resize_height="8",
-                    folder_pct_val="0", dataset_name="explore-me").get_json()
-    job = _job(client, reply["id"])
+def test_explore_pagination_and_label_filter(client, tmp_path, web):
+    folder = web.tree(tmp_path / "imgs", per_class=8)
+    reply = web.create(client, folder_train=str(folder), resize_width="8", resize_height="8",
+                       folder_pct_val="0", dataset_name="explore-me").get_json()
+    job = web.job(client, reply["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
     base = f"/datasets/images/classification/explore.json?job_id={job.id}&db=train"
     first = client.get(base + "&size=10&page=0").get_json()
@@ -93,10 +51,10 @@ def test_explore_pagination_and_label_filter(client, tmp_path, ds):
     assert client.get(f"/datasets/images/classification/explore.json?job_id={job.id}&db=val").status_code == 404
 
 
-def test_corrupt_files_reported(client, image_tree):
-    reply = _create(client, folder_train=str(image_tree), resize_width="8", resize_height="8",
-                    dataset_name="with-corrupt").get_json()
-    job = _job(client, reply["id"])
+def test_corrupt_files_reported(client, image_tree, web):
+    reply = web.create(client, folder_train=str(image_tree), resize_width="8", resize_height="8",
+                       dataset_name="with-corrupt").get_json()
+    job = web.job(client, reply["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
     data = client.get(f"/datasets/{job.id}.json").get_json()
     assert data["skipped_count"] == 3
@@ -117,20 +75,20 @@ def test_corrupt_files_reported(client, image_tree):
      "folder_train_max_per_class", "at least"),
     ({"folder_train": "IMAGES", "has_val_folder": "1"}, "folder_val", "required"),
 ])
-def test_form_errors_start_no_job(client, tmp_path, ds, fields, field, words):
+def test_form_errors_start_no_job(client, tmp_path, fields, field, words, web):
     (tmp_path / "empty").mkdir()
-    images = _digits_tree(tmp_path / "imgs", ds, per_class=2, size=(4, 4))
+    images = web.tree(tmp_path / "imgs", per_class=2, size=(4, 4))
     subst = {"MISSING": str(tmp_path / "nope"), "EMPTY": str(tmp_path / "empty"), "IMAGES": str(images)}
     fields = {k: subst.get(v, v) for k, v in fields.items()}
-    response = _create(client, dataset_name="bad", **fields)
+    response = web.create(client, dataset_name="bad", **fields)
     assert response.status_code == 400, response.data
     errors = response.get_json()["errors"]
     assert field in errors and words in " ".join(errors[field]), errors
-    assert _no_leftovers(client)
+    assert web.no_leftovers(client)
 
 
-def test_login_required(dataset_app, tmp_path):
-    response = dataset_app().test_client().post(URL, data={"dataset_name": "x"})
+def test_login_required(make_app, web):
+    response = make_app().test_client().post(web.URL, data={"dataset_name": "x"})
     assert response.status_code == 401
 
 
@@ -146,27 +104,27 @@ def _zip_of(tree, names=None):
     return buf
 
 
-def test_upload_zip_of_class_folders(client, tmp_path, ds):
-    tree = _digits_tree(tmp_path / "src", ds, per_class=4, size=(6, 6))
-    response = _create(client, dataset_name="zipped", resize_width="6", resize_height="6",
-                       folder_train_archive=(_zip_of(tree), "my data.zip"))
+def test_upload_zip_of_class_folders(client, tmp_path, web):
+    tree = web.tree(tmp_path / "src", per_class=4, size=(6, 6))
+    response = web.create(client, dataset_name="zipped", resize_width="6", resize_height="6",
+                          folder_train_archive=(_zip_of(tree), "my data.zip"))
     assert response.status_code == 200, response.data
-    job = _job(client, response.get_json()["id"])
+    job = web.job(client, response.get_json()["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
     assert job.labels() == ["0", "1", "2"]
     assert job.info()["splits"]["train"]["count"] + job.info()["splits"]["val"]["count"] == 12
 
 
-def test_upload_tar_gz(client, tmp_path, ds):
-    tree = _digits_tree(tmp_path / "src", ds, per_class=3, size=(6, 6))
+def test_upload_tar_gz(client, tmp_path, web):
+    tree = web.tree(tmp_path / "src", per_class=3, size=(6, 6))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as archive:
         for k in ("0", "1", "2"):
             archive.add(str(tree / k), arcname=k)
     buf.seek(0)
-    response = _create(client, dataset_name="tarred", resize_width="6", resize_height="6",
-                       folder_train_archive=(buf, "data.tar.gz"))
-    job = _job(client, response.get_json()["id"])
+    response = web.create(client, dataset_name="tarred", resize_width="6", resize_height="6",
+                          folder_train_archive=(buf, "data.tar.gz"))
+    job = web.job(client, response.get_json()["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
 
 
@@ -174,59 +132,59 @@ def test_upload_tar_gz(client, tmp_path, ds):
     ({"../evil.png": b"x"}, "outside the archive"),
     ({"/abs/evil.png": b"x"}, "absolute"),
 ])
-def test_unsafe_zip_refused(client, tmp_path, ds, extra, words):
-    tree = _digits_tree(tmp_path / "src", ds, per_class=2, size=(4, 4))
-    response = _create(client, dataset_name="evil", folder_train_archive=(_zip_of(tree, extra), "x.zip"))
+def test_unsafe_zip_refused(client, tmp_path, extra, words, web):
+    tree = web.tree(tmp_path / "src", per_class=2, size=(4, 4))
+    response = web.create(client, dataset_name="evil", folder_train_archive=(_zip_of(tree, extra), "x.zip"))
     assert response.status_code == 400
     assert words in " ".join(response.get_json()["errors"]["folder_train_archive"])
-    assert _no_leftovers(client)
+    assert web.no_leftovers(client)
     assert not (tmp_path / "evil.png").exists()
 
 
-def test_archive_size_caps(dataset_app, tmp_path, ds):
-    tree = _digits_tree(tmp_path / "src", ds, per_class=2, size=(16, 16))
-    small = login(dataset_app(max_upload_bytes=100).test_client())
-    response = small.post(URL, data={"dataset_name": "big", "folder_train_archive": (_zip_of(tree), "x.zip")},
+def test_archive_size_caps(make_app, tmp_path, web):
+    tree = web.tree(tmp_path / "src", per_class=2, size=(16, 16))
+    small = login(make_app(max_upload_bytes=100).test_client())
+    response = small.post(web.URL, data={"dataset_name": "big", "folder_train_archive": (_zip_of(tree), "x.zip")},
                           content_type="multipart/form-data")
     assert response.status_code == 413 and "error" in response.get_json()
-    capped = login(dataset_app(max_extract_bytes=50).test_client())
-    response = capped.post(URL, data={"dataset_name": "big", "folder_train_archive": (_zip_of(tree), "x.zip")},
+    capped = login(make_app(max_extract_bytes=50).test_client())
+    response = capped.post(web.URL, data={"dataset_name": "big", "folder_train_archive": (_zip_of(tree), "x.zip")},
                            content_type="multipart/form-data")
     assert response.status_code == 400
     assert "limit" in " ".join(response.get_json()["errors"]["folder_train_archive"])
 
 
-def _lists(tmp_path, ds):
-    base = _digits_tree(tmp_path / "base", ds, per_class=3, size=(6, 6))
+def _lists(tmp_path, web):
+    base = web.tree(tmp_path / "base", per_class=3, size=(6, 6))
     train = "".join(f"{k}/{i}.png {k}\n" for k in range(3) for i in range(2))
     val = "".join(f"{base}/{k}/2.png {k}\n" for k in range(3))
     return base, train, val
 
 
-def test_textfile_uploads(client, tmp_path, ds):
-    base, train, val = _lists(tmp_path, ds)
-    response = _create(client, method="textfile", dataset_name="lists", resize_width="6", resize_height="6",
-                       textfile_train_images=(io.BytesIO(train.encode()), "train.txt"),
-                       textfile_train_folder=str(base), textfile_use_val="1",
-                       textfile_val_images=(io.BytesIO(val.encode()), "val.txt"),
-                       textfile_labels_file=(io.BytesIO(b"zero\none\ntwo\n"), "labels.txt"))
+def test_textfile_uploads(client, tmp_path, web):
+    base, train, val = _lists(tmp_path, web)
+    response = web.create(client, method="textfile", dataset_name="lists", resize_width="6", resize_height="6",
+                          textfile_train_images=(io.BytesIO(train.encode()), "train.txt"),
+                          textfile_train_folder=str(base), textfile_use_val="1",
+                          textfile_val_images=(io.BytesIO(val.encode()), "val.txt"),
+                          textfile_labels_file=(io.BytesIO(b"zero\none\ntwo\n"), "labels.txt"))
     assert response.status_code == 200, response.data
-    job = _job(client, response.get_json()["id"])
+    job = web.job(client, response.get_json()["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
     info = job.info()
     assert job.labels() == ["zero", "one", "two"]
     assert info["splits"]["train"]["per_class"] == [2, 2, 2] and info["splits"]["val"]["count"] == 3
 
 
-def test_textfile_local_files(client, tmp_path, ds):
-    base, train, _ = _lists(tmp_path, ds)
+def test_textfile_local_files(client, tmp_path, web):
+    base, train, _ = _lists(tmp_path, web)
     (base / "train.txt").write_text(train)  # relative paths: relative to the list file
     (tmp_path / "labels.txt").write_text("a\nb\nc\n")
-    response = _create(client, method="textfile", dataset_name="local", resize_width="6", resize_height="6",
-                       textfile_use_local_files="1", textfile_local_train_images=str(base / "train.txt"),
-                       textfile_use_val="0", textfile_local_labels_file=str(tmp_path / "labels.txt"))
+    response = web.create(client, method="textfile", dataset_name="local", resize_width="6", resize_height="6",
+                          textfile_use_local_files="1", textfile_local_train_images=str(base / "train.txt"),
+                          textfile_use_val="0", textfile_local_labels_file=str(tmp_path / "labels.txt"))
     assert response.status_code == 200, response.data
-    job = _job(client, response.get_json()["id"])
+    job = web.job(client, response.get_json()["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
     assert [t.name for t in job.tasks] == ["parse", "create_db_train"]
 
@@ -236,19 +194,19 @@ def test_textfile_local_files(client, tmp_path, ds):
     ("0/0.png 0\n\n0/1.png 5\n", "line 3: unknown label 5"),
     ("/etc/passwd 0\n", "outside"),
 ])
-def test_textfile_bad_lists(client, tmp_path, ds, train, words):
-    base, _, _ = _lists(tmp_path, ds)
-    response = _create(client, method="textfile", dataset_name="bad", textfile_use_val="0",
-                       textfile_train_images=(io.BytesIO(train.encode()), "train.txt"),
-                       textfile_train_folder=str(base),
-                       textfile_labels_file=(io.BytesIO(b"zero\none\ntwo\n"), "labels.txt"))
+def test_textfile_bad_lists(client, tmp_path, train, words, web):
+    base, _, _ = _lists(tmp_path, web)
+    response = web.create(client, method="textfile", dataset_name="bad", textfile_use_val="0",
+                          textfile_train_images=(io.BytesIO(train.encode()), "train.txt"),
+                          textfile_train_folder=str(base),
+                          textfile_labels_file=(io.BytesIO(b"zero\none\ntwo\n"), "labels.txt"))
     assert response.status_code == 400
     message = " ".join(response.get_json()["errors"]["textfile_train_images"])
     assert words in message, message
-    assert _no_leftovers(client)
+    assert web.no_leftovers(client)
 
 
-def test_abort_mid_creation_leaves_clean_abort(make_app, tmp_path, ds):
+def test_abort_mid_creation_leaves_clean_abort(make_app, tmp_path, ds, web):
     # A grace period long enough for a loaded machine: this is about the tool's own SIGTERM clean-up,
     # not the SIGKILL that follows when the grace runs out (the next run cleans up after that one).
     client = login(make_app(abort_grace_seconds=60).test_client())
@@ -260,9 +218,9 @@ def test_abort_mid_creation_leaves_clean_abort(make_app, tmp_path, ds):
                 ds.save(big, str(path))
             else:
                 path.symlink_to(tmp_path / "big" / f"c{k}" / "0.png")
-    reply = _create(client, folder_train=str(tmp_path / "big"), resize_width="64", resize_height="64",
-                    dataset_name="to-abort").get_json()
-    job = _job(client, reply["id"])
+    reply = web.create(client, folder_train=str(tmp_path / "big"), resize_width="64", resize_height="64",
+                       dataset_name="to-abort").get_json()
+    job = web.job(client, reply["id"])
     wait_for(lambda: job.task("create_db_train").progress > 0, timeout=60, message="create_db to start")
     assert client.post(f"/datasets/{job.id}/abort").status_code == 200
     assert wait_status(job, ("Aborted", "Done", "Error"), timeout=30) == "Aborted"
@@ -273,10 +231,10 @@ def test_abort_mid_creation_leaves_clean_abort(make_app, tmp_path, ds):
     assert saved["status_history"][-1][0] == "Aborted"
 
 
-def test_clone_prefills_form(client, tmp_path, ds):
-    folder = _digits_tree(tmp_path / "imgs", ds, per_class=2, size=(4, 4))
-    reply = _create(client, folder_train=str(folder), resize_width="4", resize_height="4",
-                    resize_mode="fill", dataset_name="orig").get_json()
+def test_clone_prefills_form(client, tmp_path, web):
+    folder = web.tree(tmp_path / "imgs", per_class=2, size=(4, 4))
+    reply = web.create(client, folder_train=str(folder), resize_width="4", resize_height="4",
+                       resize_mode="fill", dataset_name="orig").get_json()
     page = client.get(f"/clone/{reply['id']}", follow_redirects=True).get_data(as_text=True)
     assert "orig (clone)" in page and str(folder) in page
     assert 'value="fill" selected' in page or 'selected value="fill"' in page

@@ -8,6 +8,41 @@ from digits.utils.forms import DataRequired
 
 # HTML sends nothing for an unchecked box, REST clients send "0"/"false": all mean False.
 FALSE_VALUES = ("false", "False", "0", "", "no", "off")
+MAX_SIZE = 8192
+
+
+class YesNoField(SelectField):
+    """A Yes/No select (so a REST client that sends nothing gets the default, as with DIGITS) that also
+    takes DIGITS' other spellings: true/false, on/off, yes/no, 1/0, any case."""
+
+    TRUE, FALSE = ("1", "true", "on", "yes", "y"), ("0", "false", "off", "no", "n")
+
+    def __init__(self, label, default=True, **kwargs):
+        super().__init__(label, choices=[("1", "Yes"), ("0", "No")], default="1" if default else "0", **kwargs)
+
+    def process_formdata(self, valuelist):
+        text = valuelist[0].strip().lower() if valuelist else ""
+        if text in self.TRUE:
+            self.data = "1"
+        elif text in self.FALSE:
+            self.data = "0"
+        elif text:
+            self.data = valuelist[0]  # refused by pre_validate, with the value in the message
+        # "" or absent: keep the default
+
+    def pre_validate(self, form):
+        if self.data not in ("1", "0"):
+            raise ValidationError(f'must be true or false (or 1/0, on/off, yes/no), got "{self.data}"')
+
+    @property
+    def checked(self):
+        return self.data == "1"
+
+
+def _size_field(label):
+    # Not DataRequired: it calls 0 "missing". An absent field keeps the default; "" or 0 is out of range.
+    return IntegerField(label, default=256, validators=[
+        NumberRange(1, MAX_SIZE, message=f"{label} must be between 1 and {MAX_SIZE} pixels")])
 
 
 def _greater_or_equal(other):
@@ -30,8 +65,8 @@ class ImageClassificationDatasetForm(FlaskForm):
     group_name = StringField("Group name", validators=[Optional()])
 
     resize_channels = SelectField("Image type", choices=[("3", "Color"), ("1", "Grayscale")], default="3")
-    resize_width = IntegerField("Resize width", default=256, validators=[DataRequired(), NumberRange(1, 8192)])
-    resize_height = IntegerField("Resize height", default=256, validators=[DataRequired(), NumberRange(1, 8192)])
+    resize_width = _size_field("Resize width")
+    resize_height = _size_field("Resize height")
     resize_mode = SelectField("Resize transformation", default="squash", choices=[
         ("squash", "Squash"), ("crop", "Crop"), ("fill", "Fill"), ("half_crop", "Half crop, half fill")])
     encoding = SelectField("Image encoding", default="png", choices=[
@@ -75,7 +110,7 @@ class ImageClassificationDatasetForm(FlaskForm):
     textfile_local_test_images = StringField("Test images")
     textfile_test_folder = StringField("Test images folder")
     # A select, not a checkbox, so that REST clients get DIGITS' default (shuffle) by sending nothing.
-    textfile_shuffle = SelectField("Shuffle lines", choices=[("1", "Yes"), ("0", "No")], default="1")
+    textfile_shuffle = YesNoField("Shuffle lines", default=True)
     textfile_labels_file = FileField("Labels")
     textfile_local_labels_file = StringField("Labels")
 

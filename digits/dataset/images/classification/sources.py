@@ -144,9 +144,9 @@ def _add_limits(args, prefix, minimum, maximum):
 
 def _plan_textfile(form, staging, roots):
     local = form.textfile_use_local_files.data
-    labels_path = _list_source(form, staging, roots, "labels_file", "labels.txt", local)
+    labels_path, labels_name = _list_source(form, staging, roots, "labels_file", "labels.txt", local)
     try:
-        num_labels = len(files.read_labels(os.path.join(staging, labels_path)))
+        num_labels = len(files.read_labels(os.path.join(staging, labels_path), display_name=labels_name))
     except files.ListFileError as exc:
         raise SourceError("textfile_local_labels_file" if local else "textfile_labels_file", str(exc)) from None
     args = ["--labels-file", labels_path]
@@ -154,7 +154,7 @@ def _plan_textfile(form, staging, roots):
     for split in files.SPLITS:
         if split != "train" and not getattr(form, f"textfile_use_{split}").data:
             continue
-        rel = _list_source(form, staging, roots, f"{split}_images", f"{split}.list", local)
+        rel, list_name = _list_source(form, staging, roots, f"{split}_images", f"{split}.list", local)
         base_field = f"textfile_{split}_folder"
         base = getattr(form, base_field).data
         if base and base.strip():
@@ -164,31 +164,40 @@ def _plan_textfile(form, staging, roots):
                 raise SourceError(base_field, str(exc)) from None
         else:
             base = None
-        _check_list(os.path.join(staging, rel), num_labels, base, roots, local, split,
+        _check_list(os.path.join(staging, rel), list_name, num_labels, base, roots, local, split,
                     f"textfile_local_{split}_images" if local else f"textfile_{split}_images")
         args += [f"--{split}-list", rel] + ([f"--{split}-folder", base] if base else [])
         splits.append(split)
-    if form.textfile_shuffle.data == "1":
+    if form.textfile_shuffle.checked:
         args.append("--shuffle")
     return args, splits
 
 
 def _list_source(form, staging, roots, name, saved_name, local):
-    """A list/labels file: a server path (checked) or an upload saved into the staging folder."""
+    """A list/labels file: a server path (checked) or an upload saved into the staging folder.
+
+    Returns (path, name to show in messages): the user's own name for it, never the staging path.
+    """
     if local:
         field = f"textfile_local_{name}"
         try:
-            return resolve_user_path(getattr(form, field).data, roots, kind="file")
+            path = resolve_user_path(getattr(form, field).data, roots, kind="file")
         except PathError as exc:
             raise SourceError(field, str(exc)) from None
+        return path, getattr(form, field).data.strip()
     field = f"textfile_{name}"
     storage = getattr(form, field).data
     if not _uploaded(storage):
         raise SourceError(field, f"{getattr(form, field).label.text} is required (upload a file)")
-    return _save_upload(storage, staging, saved_name)
+    return _save_upload(storage, staging, saved_name), upload_name(storage)
 
 
-def _check_list(path, num_labels, base, roots, local, split, field):
+def upload_name(storage):
+    """The uploaded file's own base name, as the user called it (browsers may send a full path)."""
+    return os.path.basename(storage.filename.replace("\\", "/")) or "upload"
+
+
+def _check_list(path, shown_name, num_labels, base, roots, local, split, field):
     def check(image_path):
         if not os.path.isabs(image_path):
             raise ValueError(f'relative path "{image_path}" needs a base folder ({split} images folder)')
@@ -198,7 +207,7 @@ def _check_list(path, num_labels, base, roots, local, split, field):
     default_base = os.path.dirname(path) if local else None
     try:
         items = files.read_list(path, num_labels, base_folder=base or default_base, check_path=check,
-                                display_name=f"{split} list ({os.path.basename(path)})")
+                                display_name=f"{split} list ({shown_name})")
     except files.ListFileError as exc:
         raise SourceError(field, str(exc)) from None
     if not items:
