@@ -73,6 +73,7 @@ def edit(job_id, category):
 
 
 @_routes("/<job_id>/abort", methods=["POST"])
+@_routes("/<job_id>/abort.json", methods=["POST"])
 def abort_job(job_id, category):
     job = get_job_or_404(job_id, category)
     require_owner(job, "abort")
@@ -82,6 +83,7 @@ def abort_job(job_id, category):
 
 
 @_routes("/<job_id>/resume", methods=["POST"])
+@_routes("/<job_id>/resume.json", methods=["POST"])
 def resume(job_id, category):
     job = get_job_or_404(job_id, category)
     require_owner(job, "resume")

@@ -56,6 +56,9 @@ def _job_routes(prefix):
         f"/{prefix}/{{job_id}}/status": {"get": _op("Job status", STATUS, params=[JOB_ID], errors=[404])},
         f"/{prefix}/{{job_id}}/abort": {"post": _op("Abort a job (owner only)", params=[JOB_ID],
                                                     errors=[401, 403, 404, 409])},
+        f"/{prefix}/{{job_id}}/resume.json": {"post": _op(
+            "Resume an aborted or failed job from its newest snapshot (owner only)", params=[JOB_ID],
+            errors=[401, 403, 404, 409])},
     }
     return paths
 

@@ -53,6 +53,24 @@ def test_owner_only_may_edit_abort_delete(fake_app):
     assert alice.post(f"/datasets/{job.id}/abort").status_code == 409
 
 
+def test_resume_route_owner_only_and_continues(fake_app):
+    alice = login(fake_app.test_client(), "alice")
+    bob = login(fake_app.test_client(), "bob")
+    job = _new_job(fake_app, alice, steps=40, sleep=0.05)
+    wait_for(lambda: job.tasks[0].progress > 0.1, message="the fake tool to make progress")
+    assert alice.post(f"/jobs/{job.id}/abort.json").status_code == 200
+    wait_status(job, Status.ABORT)
+    assert bob.post(f"/jobs/{job.id}/resume.json").status_code == 403
+    response = alice.post(f"/datasets/{job.id}/resume.json")
+    assert response.status_code == 200 and response.get_json()["id"] == job.id
+    wait_status(job, Status.DONE)
+    log = open(job.path(job.tasks[0].log_file)).read()
+    assert "fake tool starting at step 0" in log
+    assert any(line.startswith("fake tool starting at step ") and not line.endswith(" 0")
+               for line in log.splitlines()), "the resumed run started over"
+    assert alice.post(f"/jobs/{job.id}/resume.json").get_json()["error"]["type"] == "Conflict"
+
+
 def test_rename_notes_and_bad_input(fake_app):
     alice = login(fake_app.test_client(), "alice")
     job = _new_job(fake_app, alice)
