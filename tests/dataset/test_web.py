@@ -74,6 +74,9 @@ def test_corrupt_files_reported(client, image_tree, web):
     ({"folder_train": "IMAGES", "folder_train_min_per_class": "5", "folder_train_max_per_class": "3"},
      "folder_train_max_per_class", "at least"),
     ({"folder_train": "IMAGES", "has_val_folder": "1"}, "folder_val", "required"),
+    ({"folder_train": "IMAGES", "resize_width": "0"}, "resize_width", "between 1 and 8192"),
+    ({"folder_train": "IMAGES", "resize_height": "9000"}, "resize_height", "between 1 and 8192"),
+    ({"folder_train": "IMAGES", "method": "textfile", "textfile_shuffle": "maybe"}, "textfile_shuffle", "true or false"),
 ])
 def test_form_errors_start_no_job(client, tmp_path, fields, field, words, web):
     (tmp_path / "empty").mkdir()
@@ -239,3 +242,21 @@ def test_clone_prefills_form(client, tmp_path, web):
     assert "orig (clone)" in page and str(folder) in page
     assert 'value="fill" selected' in page or 'selected value="fill"' in page
     assert client.get("/datasets/images/classification/new").status_code == 200
+
+
+def test_textfile_bad_upload_named_as_uploaded(client, tmp_path, web):
+    base, _, _ = _lists(tmp_path, web)
+    response = web.create(client, method="textfile", dataset_name="bad", textfile_use_val="0",
+                          textfile_train_images=(io.BytesIO(b"0/0.png 0\n0/1.png\n"), "my train.txt"),
+                          textfile_train_folder=str(base),
+                          textfile_labels_file=(io.BytesIO(b"\n\n"), "my labels.txt"))
+    assert response.status_code == 400
+    message = " ".join(response.get_json()["errors"]["textfile_labels_file"])
+    assert '"my labels.txt" has no labels' in message and ".new-" not in message and "upload" not in message
+    response = web.create(client, method="textfile", dataset_name="bad", textfile_use_val="0",
+                          textfile_train_images=(io.BytesIO(b"0/0.png 0\n0/1.png\n"), "my train.txt"),
+                          textfile_train_folder=str(base),
+                          textfile_labels_file=(io.BytesIO(b"a\nb\nc\n"), "labels.txt"))
+    message = " ".join(response.get_json()["errors"]["textfile_train_images"])
+    assert "train list (my train.txt) line 2" in message, message
+    assert web.no_leftovers(client)
