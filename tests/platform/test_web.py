@@ -2,6 +2,7 @@
 import os
 
 import pytest
+import fake_nvml
 from fake_kind import make_fake_job
 
 from digits.status import Status
@@ -217,3 +218,18 @@ def test_socketio_events_reach_clients(fake_app):
     wait_for(received_all, timeout=20, message="socket.io events")
     home.disconnect(namespace="/jobs")
     page.disconnect(namespace="/jobs")
+
+
+def test_system_page_shows_each_gpu_from_nvml(make_app, monkeypatch):
+    fake_nvml.install(monkeypatch)
+    app = make_app(gpus=None)   # None: ask NVML, as a real server does
+    client = app.test_client()
+    data = client.get("/system.json").get_json()
+    assert [g["name"] for g in data["gpus"]] == ["Tesla T4", "A100-SXM4-80GB"]
+    assert data["gpus"][1] == {"index": 1, "name": "A100-SXM4-80GB", "memory_total": 80 * 2**30,
+                               "memory_used": 40 * 2**30, "utilization": 91, "memory_utilization": 10,
+                               "temperature": 71}
+    assert data["resources"]["gpus"] == [0, 1]
+    page = client.get("/system").get_data(as_text=True)
+    assert 'id="gpu-table"' in page and "A100-SXM4-80GB" in page and "71 °C" in page and "91%" in page
+    assert "No GPU found" not in page
