@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import shutil
 import tarfile
 import zipfile
 
@@ -260,3 +261,23 @@ def test_textfile_bad_upload_named_as_uploaded(client, tmp_path, web):
     message = " ".join(response.get_json()["errors"]["textfile_train_images"])
     assert "train list (my train.txt) line 2" in message, message
     assert web.no_leftovers(client)
+
+
+def test_explore_missing_db_is_a_clear_404(client, tmp_path, web):
+    folder = web.tree(tmp_path / "imgs", per_class=4, size=(4, 4))
+    reply = web.create(client, folder_train=str(folder), resize_width="4", resize_height="4",
+                       dataset_name="gone-db").get_json()
+    job = web.job(client, reply["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
+    shutil.rmtree(os.path.join(job.dir, "val_db"))
+    url = f"/datasets/images/classification/explore.json?job_id={job.id}&db=val"
+    response = client.get(url)
+    assert response.status_code == 404
+    message = response.get_json()["error"]["message"]
+    assert "val database" in message and "missing" in message and job.dir not in message
+    page = client.get(url.replace("explore.json", "explore"))
+    assert page.status_code == 404 and "val database" in page.get_data(as_text=True)
+    with open(os.path.join(job.dir, "train_db", "data.mdb"), "wb") as f:
+        f.write(b"not an lmdb file")
+    assert client.get(url.replace("db=val", "db=train")).status_code == 404
+    assert client.get(f"/datasets/{job.id}").status_code == 200  # the job page still shows

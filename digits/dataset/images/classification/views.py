@@ -3,7 +3,7 @@ import os
 import shutil
 import time
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from digits.auth import current_user, login_required
@@ -118,8 +118,15 @@ def explore():
     labels = job.labels()
     if label is not None and label >= len(labels):
         abort(400, description=f"label must be below {len(labels)}")
+    import lmdb
+
     from digits.dataset.reader import read_records
-    total, records = read_records(job.path(f"{db}_db"), page * size, size, label)
+    try:
+        total, records = read_records(job.path(f"{db}_db"), page * size, size, label)
+    except (OSError, lmdb.Error) as exc:  # deleted or damaged on disk after the job finished
+        current_app.logger.warning("explore %s/%s_db: %s", job.id, db, exc)
+        abort(404, description=f"the {db} database of dataset {job.name!r} is missing or unreadable "
+                               "on the server; create the dataset again (Clone) to rebuild it")
     images = [{"key": key, "label": lab, "label_name": labels[lab] if lab < len(labels) else str(lab),
                "src": data_uri(data)} for key, lab, data in records]
     pages = max(1, -(-total // size))
