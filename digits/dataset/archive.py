@@ -10,6 +10,8 @@ import stat
 import tarfile
 import zipfile
 
+from digits.utils.image import is_image_file
+
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 DEFAULT_MAX_ENTRIES = 2_000_000
 
@@ -87,7 +89,35 @@ def check_archive(path, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):
         raise ArchiveError(f"archive expands to {total} bytes, more than the limit of {max_bytes}")
     if not files:
         raise ArchiveError("archive holds no files")
+    _check_class_folders([parts for parts, _, is_dir, _ in entries if not is_dir],
+                         [parts for parts, _, is_dir, _ in entries if is_dir])
     return len(files), total
+
+
+def _visible(parts):
+    return parts and parts[0] != "__MACOSX" and not any(p.startswith(".") for p in parts)
+
+
+def _check_class_folders(file_parts, dir_parts):
+    """The listing must give parse_folder ≥ 2 class folders holding images, at the top level or in
+    one wrapper folder (the root extract_archive returns): refused here, before any job exists."""
+    file_parts = [p for p in file_parts if _visible(p)]
+    dir_parts = [p for p in dir_parts if _visible(p)]
+    tops = {p[0] for p in file_parts + dir_parts}
+    if len(tops) == 1:
+        top = next(iter(tops))
+        inner = {p[1] for p in file_parts if len(p) > 2 and p[0] == top} | \
+                {p[1] for p in dir_parts if len(p) >= 2 and p[0] == top}
+        if len(inner) >= 2:  # same rule as _content_root
+            file_parts = [p[1:] for p in file_parts]
+    classes = {p[0] for p in file_parts if len(p) >= 2 and is_image_file(p[-1])}
+    if len(classes) >= 2:
+        return
+    loose = sum(1 for p in file_parts if len(p) == 1 and is_image_file(p[0]))
+    found = f"it has {len(classes)} folder(s) with images" + (
+        f" and {loose} image(s) outside any folder" if loose else "")
+    raise ArchiveError("the archive must hold at least two class folders of images, one per class "
+                       f"(e.g. cat/1.jpg, dog/1.jpg); {found}")
 
 
 def extract_archive(path, dest, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):

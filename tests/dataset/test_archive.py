@@ -69,6 +69,29 @@ def test_not_an_archive(tmp_path):
         check_archive(str(path), 1 << 20)
 
 
+@pytest.mark.parametrize("names,words", [
+    (["1.png", "2.png", "3.png", "4.png"], "0 folder(s) with images and 4 image(s) outside any folder"),
+    (["top/cats/1.png", "top/cats/2.png", "top/notes.txt"], "1 folder(s)"),
+    (["cats/1.png", "dogs/readme.txt"], "1 folder(s)"),
+    (["cats/1.png", ".hidden/1.png", "__MACOSX/dogs/1.png"], "1 folder(s)"),
+])
+def test_archive_without_class_folders_refused(tmp_path, names, words):
+    path = _zip(tmp_path / "x.zip", [(name, b"x") for name in names])
+    with pytest.raises(ArchiveError, match="at least two class folders") as info:
+        check_archive(path, 1 << 20)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("names", [
+    ["cats/1.png", "dogs/deep/er/1.jpg"],
+    ["top/cats/1.png", "top/dogs/1.png"],
+    ["top/", "top/cats/", "top/dogs/", "top/cats/a.PNG", "top/dogs/b.jpeg"],
+])
+def test_archive_class_folders_accepted(tmp_path, names):
+    path = _zip(tmp_path / "x.zip", [(name, b"x") for name in names])
+    check_archive(path, 1 << 20)
+
+
 def test_extract_returns_single_top_folder(tmp_path):
     path = _tar(tmp_path / "x.tar.gz", [("top", None), ("top/cats/1.png", b"a"), ("top/dogs/1.png", b"b"),
                                          ("./top/dogs/2.png", b"c")])

@@ -145,6 +145,20 @@ def test_unsafe_zip_refused(client, tmp_path, extra, words, web):
     assert not (tmp_path / "evil.png").exists()
 
 
+def test_zip_without_class_folders_refused(client, tmp_path, web):
+    loose = web.tree(tmp_path / "src", classes=1, per_class=4, size=(4, 4)) / "0"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for path in sorted(loose.iterdir()):
+            archive.write(path, path.name)  # 0.png .. 3.png at the archive's root
+    buf.seek(0)
+    response = web.create(client, dataset_name="flat", folder_train_archive=(buf, "flat.zip"))
+    assert response.status_code == 400, response.data
+    message = " ".join(response.get_json()["errors"]["folder_train_archive"])
+    assert "at least two class folders" in message and "4 image(s) outside any folder" in message
+    assert web.no_leftovers(client)
+
+
 def test_archive_size_caps(make_app, tmp_path, web):
     tree = web.tree(tmp_path / "src", per_class=2, size=(16, 16))
     small = login(make_app(max_upload_bytes=100).test_client())
