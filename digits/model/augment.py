@@ -6,7 +6,7 @@ processes, so a resumed run sees the same images as an uninterrupted one.
 
 Options (train_config "augmentation"):
     flip      none | fliplr | flipud | fliplrud     each flip with probability 1/2
-    quad_rot  none | rot90 | rot180 | rotall        0/90, 0/180 or 0/90/180/270 degrees
+    quad_rot  none | rot90 | rot180 | rotall        0/90/270, 0/180 or 0/90/180/270 degrees
               (90-degree turns need square images; otherwise only 180 is used)
     rot       R: rotate by an angle uniform in [-R, R] degrees
     scale     S: zoom by a factor 1 + N(0, S) (clamped to [0.5, 2]), keeping the image size
@@ -20,6 +20,8 @@ import torch
 
 FLIPS = ("none", "fliplr", "flipud", "fliplrud")
 QUAD_ROTS = ("none", "rot90", "rot180", "rotall")
+# counter-clockwise quarter turns each option draws from, equally likely (DIGITS' meaning)
+QUARTER_TURNS = {"rot90": (0, 1, 3), "rot180": (0, 2), "rotall": (0, 1, 2, 3)}
 
 
 class AugmentError(ValueError):
@@ -111,11 +113,6 @@ class Augment:
 
     def _quad_rotate(self, image, uniform):
         square = image.shape[-1] == image.shape[-2]
-        if self.quad_rot == "rot180" or not square:
-            turns = 2 * int(uniform(0, 2))
-        elif self.quad_rot == "rot90":
-            turns = int(uniform(0, 2))
-        else:
-            turns = int(uniform(0, 4))
-        turns = min(turns, 3)
-        return torch.rot90(image, turns, dims=(-2, -1)) if turns else image
+        turns = QUARTER_TURNS["rot180" if not square else self.quad_rot]
+        k = turns[min(int(uniform(0, len(turns))), len(turns) - 1)]
+        return torch.rot90(image, k, dims=(-2, -1)) if k else image
