@@ -1,7 +1,13 @@
 """The one contract between a tool subprocess and the scheduler: JSON lines on stdout."""
 import json
+import os
 import sys
+import sysconfig
 import traceback
+
+EXCERPT_FRAMES = 3
+_DIGITS_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+_LIBRARY_DIRS = tuple({os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "purelib", "platlib")})
 
 
 def emit(type_, **fields):
@@ -32,6 +38,37 @@ def run_main(main):
         raise
     except BaseException as exc:  # report anything, the traceback goes to the task log
         traceback.print_exc(file=sys.stderr)
-        emit("error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
+        emit("error", message=error_message(exc), traceback=traceback.format_exc()[-4000:])
         sys.exit(1)
     sys.exit(code or 0)
+
+
+def error_message(exc, frames=EXCERPT_FRAMES):
+    """'ValueError: exploded (at network.py line 12, in forward)' and the last few frames with their
+    code — the job's error must say where, and the full traceback is only in the task log.
+
+    Python's and installed libraries' frames (torch's module machinery) are left out: the last frames
+    of our own code or the user's network are the ones that tell what failed.
+    """
+    headline = "".join(traceback.format_exception_only(type(exc), exc)).strip() or type(exc).__name__
+    own = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)][-frames:]
+    if not own:
+        return headline
+    last = own[-1]
+    lines = [f"{headline} (at {_short(last.filename)} line {last.lineno}, in {last.name})"]
+    for frame in own:
+        code = (frame.line or "").strip()
+        lines.append(f"  {_short(frame.filename)} line {frame.lineno}, in {frame.name}" + (f": {code}" if code else ""))
+    return "\n".join(lines)
+
+
+def _is_library(filename):
+    return filename.startswith("<frozen") or os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+
+
+def _short(filename):
+    if filename.startswith("<") and filename.endswith(">"):   # source compiled from text, e.g. <network.py>
+        return filename[1:-1]
+    if filename.startswith(_DIGITS_ROOT):
+        return filename[len(_DIGITS_ROOT):]
+    return os.path.basename(filename)

@@ -118,7 +118,9 @@ def test_network_error_found_only_in_training_is_a_job_error(env):
     assert response.status_code == 200, response.data
     job = sched.get_job(response.get_json()["id"])
     assert wait_status(job, ("Done", "Error"), timeout=120) == "Error"
-    assert "exploded during training" in job.error()
+    # the job's error says where, not only what (the full traceback is in the task log)
+    assert "ValueError: exploded during training (at network.py line 8, in forward)" in job.error()
+    assert "raise ValueError('exploded during training')" in job.error()
 
 
 def test_model_trains_and_lists_snapshots_and_clone_prefills(env):

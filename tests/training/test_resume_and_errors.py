@@ -1,15 +1,20 @@
 """Resume after a kill (real SIGKILL of the tool), corrupt snapshots, error reporting, DDP with gloo."""
+import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from contextlib import redirect_stdout
 
 import pytest
 import torch
 
 import trainkit
 from trainkit import metrics, of_type, parse_lines, run_in_process
+
+from digits.tools.common import run_main
+from digits.tools.train import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNNER = os.path.join(trainkit.HERE, "run_train.py")
@@ -112,6 +117,24 @@ def test_network_that_raises_reports_traceback(job):
     assert code == 1
     message = of_type(msgs, "error")[0]["message"]
     assert "IndexError" in message and "layers[3]" in message
+
+
+def test_network_that_raises_in_training_says_where(job):
+    """Builds and fits fine (eval, 2 images); raises on the first training batch."""
+    net = ("import torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
+           "        self.fc = nn.Linear(3 * 16 * 16, n)\n    def forward(self, x):\n        if self.training:\n"
+           "            raise ValueError('exploded')\n        return self.fc(x.flatten(1))\n\n"
+           "def build(input_shape, num_classes):\n    return Net(num_classes)\n")
+    job_dir = job(network=net)
+    buf = io.StringIO()
+    with redirect_stdout(buf), pytest.raises(SystemExit) as exited:
+        run_main(lambda: main(["--job-dir", job_dir]))
+    assert exited.value.code == 1
+    message = of_type(parse_lines(buf.getvalue()), "error")[0]["message"]
+    first, *frames = message.splitlines()
+    assert first == "ValueError: exploded (at network.py line 9, in forward)"
+    assert 1 <= len(frames) <= 3 and frames[-1].endswith("raise ValueError('exploded')")
+    assert not any("torch/nn" in line for line in frames)   # library frames are noise to the user
 
 
 def test_network_that_does_not_fit(job):
