@@ -1,9 +1,19 @@
-"""The model form: DIGITS' field names, so scripts written for DIGITS post the same fields."""
+"""The model form: DIGITS' field names, so scripts written for DIGITS post the same fields.
+
+Everything training would refuse is refused here, with the same limits (digits.model.solver's
+check_settings), so a bad value is a form error on its field rather than a job that fails later.
+"""
+import math
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
+from digits.model.solver import SolverError, check_settings
 from digits.utils.forms import DataRequired, float_list, int_list
+
+MAX_SWEEP_JOBS = 100     # one job per (batch size, learning rate): a typo must not queue thousands
+MAX_NAME_LENGTH = 200
 
 SOLVERS = [("SGD", "SGD (stochastic gradient descent)"), ("NESTEROV", "Nesterov's accelerated gradient"),
            ("ADAGRAD", "AdaGrad"), ("RMSPROP", "RMSprop"), ("ADADELTA", "AdaDelta"), ("ADAM", "Adam")]
@@ -20,17 +30,26 @@ def _list_of(parse, minimum, name):
             values = parse(field.data)
         except ValueError:
             raise ValidationError(f"{name}: comma-separated numbers expected") from None
+        if not all(math.isfinite(v) for v in values):
+            raise ValidationError(f"{name} must be finite numbers, got {field.data!r}")
         if any(v < minimum or (minimum == 0 and v <= 0) for v in values):
             raise ValidationError(f"{name} must be {'positive' if minimum == 0 else f'at least {minimum}'}")
     return check
+
+
+def _open_unit_interval(form, field):
+    if field.data is not None and not 0.0 < field.data < 1.0:
+        raise ValidationError(f"{field.label.text} must be between 0 and 1 (both excluded), got {field.data}")
 
 
 class ModelForm(FlaskForm):
     class Meta:
         csrf = False    # enforced for browsers in webapp, before any view runs
 
-    model_name = StringField("Model name", validators=[DataRequired()])
-    group_name = StringField("Group name", validators=[Optional()])
+    model_name = StringField("Model name", validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)],
+                             render_kw={"maxlength": MAX_NAME_LENGTH})
+    group_name = StringField("Group name", validators=[Optional(), Length(max=MAX_NAME_LENGTH)],
+                             render_kw={"maxlength": MAX_NAME_LENGTH})
     dataset = SelectField("Dataset", validators=[DataRequired()], validate_choice=False)
 
     train_epochs = IntegerField("Training epochs", default=30, validators=[NumberRange(1, 100000)])
@@ -44,9 +63,9 @@ class ModelForm(FlaskForm):
     solver_type = SelectField("Solver type", choices=SOLVERS, default="SGD")
     learning_rate = StringField("Base learning rate", default="0.01",
                                 validators=[DataRequired(), _list_of(float_list, 0, "learning rate")])
-    momentum = FloatField("Momentum", default=0.9, validators=[NumberRange(0, 1)])
-    weight_decay = FloatField("Weight decay", default=0.0005, validators=[NumberRange(0, 1)])
-    rms_decay = FloatField("RMS decay", default=0.99, validators=[NumberRange(0, 1)])
+    momentum = FloatField("Momentum", default=0.9, validators=[NumberRange(0, 1)])   # < 1: check_settings
+    weight_decay = FloatField("Weight decay", default=0.0005, validators=[NumberRange(min=0)])
+    rms_decay = FloatField("RMS decay", default=0.99, validators=[_open_unit_interval])
     lr_policy = SelectField("Policy", choices=LR_POLICIES, default="step")
     lr_step_size = FloatField("Step size (% of training)", default=33, validators=[Optional(), NumberRange(0.001, 100)])
     lr_step_gamma = FloatField("Gamma", default=0.1, validators=[Optional(), NumberRange(min=0)])
@@ -91,6 +110,67 @@ class ModelForm(FlaskForm):
     pretrained_lr_multiplier = FloatField("Learning-rate multiplier for transferred layers", default=1.0,
                                           validators=[Optional(), NumberRange(0, 10)])
     custom_network = TextAreaField("Custom network", validators=[Optional()])
+
+    server_gpus = ()   # the scheduler's GPU indices, set by the view
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        return self._check_solver() and self._check_sweep() and valid
+
+    def _check_solver(self):
+        """The limits training applies (solver.check_settings), for each learning rate of a sweep."""
+        fields = (self.solver_type, self.learning_rate, self.momentum, self.weight_decay, self.rms_decay)
+        if any(f.errors for f in fields):
+            return True   # already reported on the field
+        for rate in float_list(self.learning_rate.data):
+            try:
+                check_settings(self.solver_type.data, rate, self.momentum.data, self.weight_decay.data,
+                               self.rms_decay.data)
+            except SolverError as exc:
+                getattr(self, exc.field or "solver_type").errors.append(str(exc))
+                return False
+        return True
+
+    def sweep(self):
+        """(batch sizes, learning rates) of the jobs to create: one job per pair."""
+        return int_list(self.batch_size.data) or [None], float_list(self.learning_rate.data)
+
+    def _check_sweep(self):
+        if self.batch_size.errors or self.learning_rate.errors:
+            return True
+        sizes, rates = self.sweep()
+        count = len(sizes) * len(rates)
+        if count <= MAX_SWEEP_JOBS:
+            return True
+        field = self.learning_rate if len(rates) >= len(sizes) else self.batch_size
+        field.errors.append(f"this sweep would create {count} jobs ({len(sizes)} batch sizes × {len(rates)} "
+                            f"learning rates); at most {MAX_SWEEP_JOBS}")
+        return False
+
+    def validate_select_gpus(self, field):
+        wanted = []
+        for value in field.data or []:
+            try:
+                wanted.append(int(str(value).strip()))
+            except ValueError:
+                raise ValidationError(f"GPU {value!r} is not a GPU number") from None
+        if wanted and not self.server_gpus:
+            raise ValidationError("this server has no GPU; leave the GPU selection empty to train on the CPU")
+        unknown = sorted(set(wanted) - set(self.server_gpus))
+        if unknown:
+            raise ValidationError(f"no GPU {', '.join(map(str, unknown))} on this server "
+                                  f"(it has {', '.join(map(str, self.server_gpus))})")
+
+    def validate_select_gpu_count(self, field):
+        # A CPU-only server ignores the count (DIGITS does too): training takes one CPU slot.
+        if self.server_gpus and field.data and field.data > len(self.server_gpus):
+            raise ValidationError(f"this server has {len(self.server_gpus)} GPU(s), {field.data} requested")
+
+    def gpu_request(self):
+        """The train task's resources: chosen GPU ids, else a count (one CPU slot on a CPU-only server)."""
+        if self.select_gpus.data:
+            return {"gpu_ids": sorted({int(str(g).strip()) for g in self.select_gpus.data})}
+        return {"gpu": (self.select_gpu_count.data or 1) if self.server_gpus else 1}
 
     def validate_custom_network(self, field):
         if self.method.data == "custom" and not (field.data or "").strip():

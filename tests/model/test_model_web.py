@@ -2,25 +2,9 @@
 
 import pytest
 
-from tests.data import write_digits_folder
 from tests.helpers import login, wait_status
 
 LENET = {"method": "standard", "standard_networks": "lenet", "framework": "caffe", "train_epochs": "1"}
-
-
-@pytest.fixture
-def env(make_app, tmp_path):
-    images = write_digits_folder(str(tmp_path / "digits"), per_class=6)
-    app = make_app(allowed_roots=[str(tmp_path)])
-    client = login(app.test_client(), "fred")
-    response = client.post("/datasets/images/classification.json", data={
-        "folder_train": images, "resize_channels": "1", "resize_width": "28", "resize_height": "28",
-        "method": "folder", "dataset_name": "tiny", "encoding": "png"})
-    assert response.status_code == 200, response.data
-    sched = app.extensions["digits"]["scheduler"]
-    dataset = sched.get_job(response.get_json()["id"])
-    assert wait_status(dataset, ("Done", "Error"), timeout=120) == "Done", dataset.error()
-    return app, client, sched, dataset
 
 
 def _post(client, **fields):

@@ -9,7 +9,7 @@ from digits.inference.service import get_service
 from digits.model.forms import ModelForm
 from digits.model.job import ImageClassificationModelJob
 from digits.status import Status
-from digits.utils.forms import float_list, form_data_dict, int_list
+from digits.utils.forms import float_list, form_data_dict
 from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json_reply
 
 blueprint = Blueprint("models_classification", __name__)
@@ -32,7 +32,8 @@ def _make_form(formdata=None, data=None):
     form = ModelForm(formdata=formdata, data=data)
     form.dataset.choices = [(j.id, f"{j.name} [{j.status}]") for j in _classification_datasets()]
     form.standard_networks.choices = [(n.name, n.title) for n in STANDARD_NETWORKS]
-    form.select_gpus.choices = [(str(g), f"GPU {g}") for g in scheduler().pools.gpus]
+    form.server_gpus = list(scheduler().pools.gpus)
+    form.select_gpus.choices = [(str(g), f"GPU {g}") for g in form.server_gpus]
     return form
 
 
@@ -77,12 +78,12 @@ def create():
         return _form_failed(form)
     try:
         framework, network_text, source_id, pretrained = _network_source(form)
+        _check_network(framework, network_text, dataset, form)
+    except SourceError as exc:
+        getattr(form, exc.field).errors.append(str(exc))
+        return _form_failed(form)
     except ValueError as exc:
         _network_field(form).errors.append(str(exc))
-        return _form_failed(form)
-    problem = _check_network(framework, network_text, dataset, form)
-    if problem:
-        _network_field(form).errors.append(problem)
         return _form_failed(form)
     jobs = _create_jobs(form, dataset, framework, network_text, source_id, pretrained)
     if wants_json_reply():
@@ -104,6 +105,14 @@ def _network_field(form):
             "pretrained": form.pretrained_networks}.get(form.method.data, form.standard_networks)
 
 
+class SourceError(ValueError):
+    """A problem with a field other than the network's own (snapshot epoch, crop size)."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
 def _network_source(form):
     """(framework, network text, id of the job the weights come from, weights file) for the method."""
     from digits.networks import standard_network
@@ -121,8 +130,10 @@ def _network_source(form):
             raise ValueError(f"no model with id {form.previous_networks.data!r}")
         weights = previous.snapshot_path(form.previous_network_snapshot.data)
         if weights is None:
-            raise ValueError(f"model {previous.name!r} has no snapshot for epoch "
-                             f"{form.previous_network_snapshot.data or 'latest'}")
+            epochs = ", ".join(map(str, previous.snapshot_epochs())) or "none yet"
+            raise SourceError("previous_network_snapshot",
+                              f"model {previous.name!r} has no snapshot for epoch "
+                              f"{form.previous_network_snapshot.data or 'latest'} (it has: {epochs})")
         return previous.extra["framework"], previous.network_text(), previous.id, weights
     pretrained = scheduler().get_job(form.pretrained_networks.data)
     if pretrained is None or not hasattr(pretrained, "weights_path"):
@@ -133,22 +144,23 @@ def _network_source(form):
 
 
 def _check_network(framework, network_text, dataset, form):
-    """Builds the network for the dataset's image size when it is known, so misfits fail here."""
+    """Builds the network for the dataset's image size when it is known, so misfits fail here;
+    raises ValueError (the network's field) or SourceError (another field)."""
     if dataset.status != Status.DONE:
-        return None   # the training job reports it once the dataset exists
+        return   # the training job reports it once the dataset exists
     try:
         channels, height, width, classes = _dataset_shape(dataset)
     except (OSError, KeyError, ValueError) as exc:
-        return f"could not check the network against the dataset: {exc}"
+        raise ValueError(f"could not check the network against the dataset: {exc}") from None
     if form.crop_size.data:
         if form.crop_size.data > min(height, width):
-            return f"crop size {form.crop_size.data} is larger than the images ({width}×{height})"
+            raise SourceError("crop_size", f"crop size {form.crop_size.data} is larger than the images "
+                                           f"({width}×{height})")
         height = width = form.crop_size.data
     try:
         _build_in_worker(framework, network_text, (channels, height, width), classes, timeout=NETWORK_CHECK_TIMEOUT)
     except InferenceError as exc:
-        return str(exc)
-    return None
+        raise ValueError(str(exc)) from None
 
 
 def _dataset_shape(dataset):
@@ -166,14 +178,9 @@ def _build_in_worker(framework, text, input_shape, num_classes, timeout, graph=F
 
 
 def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
-    batch_sizes = int_list(form.batch_size.data) or [None]
-    rates = float_list(form.learning_rate.data)
-    combos = list(itertools.product(batch_sizes, rates))
+    combos = list(itertools.product(*form.sweep()))
     group = form.group_name.data or (form.model_name.data if len(combos) > 1 else "")
-    if form.select_gpus.data:
-        gpus = {"gpu_ids": [int(g) for g in form.select_gpus.data]}
-    else:
-        gpus = {"gpu": form.select_gpu_count.data or 1}
+    gpus = form.gpu_request()
     jobs = []
     for batch_size, rate in combos:
         name = form.model_name.data.strip()
