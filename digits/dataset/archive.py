@@ -120,12 +120,13 @@ def _check_class_folders(file_parts, dir_parts):
                        f"(e.g. cat/1.jpg, dog/1.jpg); {found}")
 
 
-def extract_archive(path, dest, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):
+def extract_archive(path, dest, max_bytes, max_entries=DEFAULT_MAX_ENTRIES, on_progress=None):
     """Extracts into dest (created, must be empty or absent); returns the folder holding the classes.
 
     An archive whose content sits in one top-level folder ("flowers/daisy/1.jpg") yields that folder.
+    on_progress(bytes written, bytes in all) is called as the content is written.
     """
-    check_archive(path, max_bytes, max_entries)
+    _, total = check_archive(path, max_bytes, max_entries)
     os.makedirs(dest, exist_ok=True)
     written = 0
     root = os.path.realpath(dest)
@@ -154,6 +155,8 @@ def extract_archive(path, dest, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):
                         if written > max_bytes:
                             raise ArchiveError(f"archive expands to more than the limit of {max_bytes} bytes")
                         out.write(block)
+                        if on_progress:
+                            on_progress(written, total)
             except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
                 raise ArchiveError(f'cannot extract "{"/".join(parts)}": {exc}') from None
     return _content_root(root)

@@ -10,6 +10,9 @@ from digits.utils.atomic import atomic_open
 INFO_FILE = "dataset.json"
 LABELS_FILE = "labels.txt"
 SPLITS = ("train", "val", "test")
+# Files parse_folder found unreadable before any split ([{"path", "reason"}]); create_db merges them
+# into dataset.json's "skipped" with "split": null.
+PARSE_SKIPPED_FILE = "parse_skipped.json"
 
 _LIST_LINE = re.compile(r"^(?P<path>.*\S)\s+(?P<label>-?\d+)\s*$")
 

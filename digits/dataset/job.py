@@ -48,6 +48,8 @@ class DatasetJob(Job):
             "splits": splits,
             "entries": {name: split.get("count", 0) for name, split in splits.items()},
             "skipped_count": len(skipped), "skipped": skipped[:MAX_SKIPPED_IN_JSON],
+            # training classes that skipped files left with fewer images than the minimum asked for
+            "classes_below_minimum": splits.get("train", {}).get("classes_below_minimum", []),
         }
 
     def to_json(self):

@@ -1,4 +1,8 @@
-"""Turning a folder of class subfolders into labels + train/val/test lists (DIGITS' parse_folder)."""
+"""Turning a folder of class subfolders into labels + train/val/test lists (DIGITS' parse_folder).
+
+Steps, run by digits.tools.parse_folder: find_classes (walk), keep_readable (check files, cap),
+split_classes (drop small classes, fix the labels, cut the splits), write_outputs.
+"""
 import os
 import random
 
@@ -14,17 +18,70 @@ def label_name(folder_name):
     return folder_name.replace("_", " ").strip()
 
 
-def class_folders(folder):
-    """Sorted [(label name, path)] of the subfolders of folder."""
+def class_folders(folder, shown=None):
+    """Sorted [(label name, path)] of the subfolders of folder. Messages call it `shown` if given."""
+    shown = shown or f'folder "{folder}"'
     if not os.path.exists(folder):
-        raise ParseError(f'folder "{folder}" does not exist')
+        raise ParseError(f"{shown} does not exist")
     if not os.path.isdir(folder):
-        raise ParseError(f'"{folder}" is not a folder')
+        raise ParseError(f"{shown} is not a folder")
     if not os.access(folder, os.R_OK | os.X_OK):
-        raise ParseError(f'no read access to folder "{folder}"')
+        raise ParseError(f"no read access to {shown}")
     subdirs = sorted(name for name in os.listdir(folder)
                      if os.path.isdir(os.path.join(folder, name)) and not name.startswith("."))
     return [(label_name(name), os.path.join(folder, name)) for name in subdirs]
+
+
+def find_classes(folder, seed, allowed_roots=None, warn=print, on_progress=None, shown=None):
+    """[(label name, image paths)] for each class subfolder, the paths shuffled reproducibly.
+
+    Each class gets its own generator so adding/removing a class does not reshuffle the others.
+    on_progress(classes done, classes) follows the walk: folders of unknown size, one step a class.
+    """
+    found = []
+    folders = class_folders(folder, shown)
+    for done, (name, path) in enumerate(folders, 1):
+        paths = image_files(path, allowed_roots, warn)
+        random.Random(f"{seed}:{name}").shuffle(paths)
+        found.append((name, paths))
+        if on_progress:
+            on_progress(done, len(folders))
+    return found
+
+
+def keep_readable(classes, check, max_per_class=None, warn=print, on_progress=None, where=""):
+    """Drops the files check(paths, on_progress=...) -> {path: reason} finds unreadable, and caps classes
+    at max_per_class. Returns ([(name, paths)], skipped [{"path", "reason"}]).
+
+    With a cap only what is needed is checked: the first max_per_class files of each class, then
+    more for the classes that lost some. on_progress(done, total) counts the files checked.
+    """
+    pending = {name: paths for name, paths in classes}
+    kept = {name: [] for name, _ in classes}
+    for name, paths in classes:
+        if max_per_class and len(paths) > max_per_class:
+            warn(f'class "{name}"{where}: {len(paths)} images, keeping {max_per_class} (maximum per class)')
+    total = sum(min(len(paths), max_per_class or len(paths)) for _, paths in classes)
+    skipped, done = [], 0
+    while True:
+        batch = {}
+        for name, paths in pending.items():
+            want = max_per_class - len(kept[name]) if max_per_class else len(paths)
+            if want > 0 and paths:
+                batch[name], pending[name] = paths[:want], paths[want:]
+        if not batch:
+            break
+        flat = [path for paths in batch.values() for path in paths]
+
+        def report(n, _, base=done):
+            if on_progress:
+                on_progress(min(base + n, total), total)
+        bad = check(flat, on_progress=report) if check else {}
+        done += len(flat)
+        for name, paths in batch.items():
+            kept[name] += [path for path in paths if path not in bad]
+        skipped += [{"path": path, "reason": bad[path]} for path in flat if path in bad]
+    return [(name, kept[name]) for name, _ in classes], skipped
 
 
 def image_files(folder, allowed_roots=None, warn=print):
@@ -94,39 +151,26 @@ def three_way_split(size, pct_b, pct_c):
     return a, a + b
 
 
-def parse_folder(folder, pct_val=25, pct_test=0, min_per_class=2, max_per_class=None, seed=0,
-                 labels=None, warn=print, allowed_roots=None):
-    """Splits a folder of class subfolders.
+def split_classes(classes, pct_val=25, pct_test=0, min_per_class=2, labels=None, warn=print, shown=""):
+    """Cuts each class's (shuffled) paths into train/val/test.
 
-    labels: None → classes come from this folder (sorted subfolder names); else a fixed label list
-    (a separate validation/test folder), and subfolders not in it are skipped with a warning.
+    labels: None → the classes become the labels (in order); else a fixed label list (a separate
+    validation/test folder), and classes not in it are skipped with a warning.
     Returns (labels, {"train": [(path, label)], "val": [...], "test": [...]}).
     A class with fewer than min_per_class images (or fewer than the splits it must feed) is dropped.
     """
     creating = labels is None
     min_per_class = max(1, int(min_per_class or 1))
-    if max_per_class is not None and max_per_class < min_per_class:
-        raise ParseError(f"maximum per class ({max_per_class}) is below the minimum ({min_per_class})")
-    classes = class_folders(folder)
-    if creating and len(classes) < 2:
-        raise ParseError(f'folder "{folder}" must contain at least two class subfolders '
-                         f"(found {len(classes)})")
     labels = [] if creating else list(labels)
     splits = {"train": [], "val": [], "test": []}
     # a class must be able to feed every split it is cut into
     minimum = max(min_per_class, 1 + (pct_val > 0) + (pct_test > 0) if creating else 1)
-    # Each class gets its own generator so adding/removing a class does not reshuffle the others.
-    for name, path in classes:
+    for name, paths in classes:
         if not creating and name not in labels:
-            warn(f'class "{name}" in "{folder}" is not among the training classes; skipped')
+            warn(f'class "{name}" in {shown} is not among the training classes; skipped')
             continue
-        paths = image_files(path, allowed_roots, warn)
-        random.Random(f"{seed}:{name}").shuffle(paths)
-        if max_per_class and len(paths) > max_per_class:
-            warn(f'class "{name}": {len(paths)} images, keeping {max_per_class} (maximum per class)')
-            paths = paths[:max_per_class]
         if len(paths) < minimum:
-            warn(f'class "{name}" has {len(paths)} image(s), fewer than the minimum {minimum}; '
+            warn(f'class "{name}" has {len(paths)} readable image(s), fewer than the minimum {minimum}; '
                  "class dropped")
             continue
         if creating:
@@ -137,9 +181,13 @@ def parse_folder(folder, pct_val=25, pct_test=0, min_per_class=2, max_per_class=
         splits["val"] += [(p, label) for p in paths[a:b]]
         splits["test"] += [(p, label) for p in paths[b:]]
     if creating and len(labels) < 2:
-        raise ParseError(f'folder "{folder}" has fewer than two classes with at least '
-                         f"{minimum} images each")
+        raise ParseError(f"{shown} has fewer than two classes with at least {minimum} readable images each")
     return labels, splits
+
+
+def check_limits(min_per_class, max_per_class):
+    if max_per_class is not None and max_per_class < (min_per_class or 1):
+        raise ParseError(f"maximum per class ({max_per_class}) is below the minimum ({min_per_class})")
 
 
 def shuffled(items, seed):

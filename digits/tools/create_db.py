@@ -8,21 +8,21 @@ Unreadable files are skipped and listed in <split>_skipped.json and dataset.json
 temporary folder, so an aborted run leaves the previous outputs untouched.
 """
 import argparse
+import json
 import os
 import shutil
 import signal
 import sys
-import time
 
 from digits.dataset import files
 from digits.dataset.build import ImageSpec, build_db
 from digits.dataset.mean import save_mean
+from digits.dataset.report import Progress, warn_skipped
 from digits.tools.common import emit, run_main
 from digits.utils.image import ENCODINGS, RESIZE_MODES
 from digits.utils.lmdb_io import db_size_bytes
 
 ABORT_EXIT_CODE = 128 + signal.SIGTERM
-MAX_SKIP_WARNINGS = 20  # the full list is in <split>_skipped.json; job.json must stay small
 
 
 class Aborted(Exception):
@@ -48,20 +48,10 @@ def build_parser():
     p.add_argument("--workers", type=int, default=0, help="decode/resize processes (0 = all cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the padding noise (fill, half_crop)")
     p.add_argument("--no-mean", action="store_true", help="skip the mean image (train split only)")
+    p.add_argument("--min-per-class", type=int, default=1,
+                   help="train split: warn about classes left with fewer images than this once "
+                        "unreadable files are skipped")
     return p
-
-
-class _Progress:
-    """Emits progress at most every half second (and at the end)."""
-
-    def __init__(self):
-        self.last = 0.0
-
-    def __call__(self, done, total):
-        now = time.monotonic()
-        if done >= total or now - self.last >= 0.5:
-            self.last = now
-            emit("progress", value=round(done / max(total, 1), 4), done=done, total=total)
 
 
 def main(argv=None):
@@ -85,7 +75,7 @@ def main(argv=None):
             shutil.rmtree(os.path.join(job_dir, name), ignore_errors=True)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, _Progress())
+        result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, Progress())
         if not result.written:
             raise ValueError(f"none of the {len(items)} images in {args.split}.txt could be read "
                              f"(first problem: {result.skipped[0]['path']}: {result.skipped[0]['reason']})")
@@ -102,11 +92,8 @@ def main(argv=None):
 
 def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean):
     split = args.split
-    for entry in result.skipped[:MAX_SKIP_WARNINGS]:
-        emit("warning", message=f"skipped {entry['path']}: {entry['reason']}")
-    if len(result.skipped) > MAX_SKIP_WARNINGS:
-        emit("warning", message=f"{len(result.skipped)} unreadable files skipped in all; "
-                                f"see {split}_skipped.json")
+    warn_skipped(result.skipped, f"{split}_skipped.json")
+    few = _classes_below_minimum(labels, result.per_class, args.min_per_class) if split == "train" else []
     if os.path.exists(final_dir):
         shutil.rmtree(final_dir)
     os.replace(tmp_dir, final_dir)
@@ -119,14 +106,17 @@ def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, wa
     split_info = {"db": os.path.basename(final_dir), "count": len(result.written),
                   "per_class": result.per_class, "skipped": len(result.skipped),
                   "db_size": db_size, "seconds": round(result.seconds, 3)}
+    if split == "train":
+        split_info.update(min_per_class=args.min_per_class, classes_below_minimum=few)
+    parse_skipped = _parse_skipped(job_dir)
 
     def update(info):
         info.update({"image_dims": [spec.height, spec.width, spec.channels],
                      "resize_mode": spec.resize_mode, "encoding": spec.encoding,
                      "backend": "lmdb", "num_classes": len(labels)})
         info.setdefault("splits", {})[split] = split_info
-        others = [e for e in info.get("skipped", []) if e.get("split") != split]
-        info["skipped"] = others + [dict(e, split=split) for e in result.skipped]
+        others = [e for e in info.get("skipped", []) if e.get("split") not in (split, None)]
+        info["skipped"] = parse_skipped + others + [dict(e, split=split) for e in result.skipped]
         if want_mean:
             info["mean_file"] = "mean.binaryproto"
 
@@ -136,6 +126,28 @@ def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, wa
                       f"{split}_db_size": db_size, f"{split}_images_per_s": round(rate or 0, 1)})
     print(f"create_db {split}: {len(result.written)} images written, {len(result.skipped)} skipped, "
           f"{db_size} bytes, {result.seconds:.1f}s")
+
+
+def _classes_below_minimum(labels, per_class, minimum):
+    """[{"label", "name", "count"}] of the classes skipped files left short, with one warning naming them."""
+    few = [{"label": k, "name": labels[k], "count": n} for k, n in enumerate(per_class) if n < minimum]
+    if few:
+        names = ", ".join(f'"{c["name"]}" ({c["count"]})' for c in few)
+        emit("warning", message=f"{len(few)} class(es) have fewer than {minimum} training image(s) once "
+                                f"unreadable files are skipped: {names}. A model cannot learn a class it "
+                                "has (almost) no images of; fix or remove those files, or that class "
+                                "folder, and create the dataset again.")
+    return few
+
+
+def _parse_skipped(job_dir):
+    """parse_folder's list of files left out before splitting, as dataset.json "skipped" entries."""
+    try:
+        with open(os.path.join(job_dir, files.PARSE_SKIPPED_FILE), encoding="utf-8") as f:
+            entries = json.load(f)
+    except FileNotFoundError:
+        return []
+    return [{"path": e["path"], "reason": e["reason"], "split": None} for e in entries]
 
 
 if __name__ == "__main__":

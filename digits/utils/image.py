@@ -73,6 +73,33 @@ def decode_image_bytes(data):
     return _to_l_or_rgb(image)
 
 
+def check_image_file(path):
+    """Cheap check that a file is a readable image: header and structure (PIL's verify: PNG chunks and
+    CRCs), no pixel decoding. Returns None if it looks fine, else the reason (worded as by
+    decode_image_bytes). A file can still fail to decode later (e.g. a JPEG cut short in its data).
+    """
+    try:
+        with open(path, "rb") as f:
+            if not f.read(1):
+                return "empty file"
+            f.seek(0)
+            with PIL.Image.open(f) as image:
+                image.verify()
+    except FileNotFoundError:
+        return "file not found"
+    except IsADirectoryError:
+        return "is a folder, not a file"
+    except PIL.UnidentifiedImageError:
+        return "not an image file (unrecognized format)"
+    except PIL.Image.DecompressionBombError as exc:
+        return f"image too large: {exc}"
+    except PermissionError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        return f"corrupt or truncated image: {exc}"
+    return None
+
+
 def _to_l_or_rgb(image):
     mode = image.mode
     if mode in ("L", "RGB"):

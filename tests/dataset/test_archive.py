@@ -124,3 +124,21 @@ def test_create_db_clears_temp_dirs_of_killed_runs(tmp_path, ds):
     (job / "train.txt").write_text(f"{tmp_path}/a.png 0\n")
     ds.run_tool("create_db", "--job-dir", job, "--split", "train", "--height", 4, "--width", 4, "--workers", 1)
     assert sorted(p.name for p in job.iterdir() if p.name.startswith(".train_db")) == []
+
+
+def test_parse_failure_on_archive_names_the_upload_and_removes_the_extracted_copy(tmp_path, ds):
+    # two class folders (so the listing check passes) of one image each: too few for the minimum of 2
+    png = (tmp_path / "a.png")
+    ds.save(ds.class_image("circle", 0), str(png))
+    path = _tar(tmp_path / "x.tar.gz", [("cats/1.png", png.read_bytes()), ("dogs/1.png", png.read_bytes())])
+    job = tmp_path / "job"
+    job.mkdir()
+    code, messages, _, _ = ds.run_tool("parse_folder", "--job-dir", job, "--folder", job / "images",
+                                       "--archive", path, check=False)
+    assert code != 0
+    message = ds.of_type(messages, "error")[0]["message"]
+    assert "the uploaded archive has fewer than two classes" in message and str(job) not in message
+    assert not (job / "images").exists() and not (job / "labels.txt").exists()
+    assert os.path.exists(path)  # the upload stays: the job can be resumed
+    progress = [m["value"] for m in ds.of_type(messages, "progress")]
+    assert progress and max(progress) >= 0.2  # extraction reported its share

@@ -42,8 +42,10 @@ def test_folder_to_png_db_with_corrupt_files(build_dataset, image_tree):
     assert set(skipped) == {"truncated.png", "notes.jpg", "empty.png"}
     assert "truncated" in skipped["truncated.png"] and "empty" in skipped["empty.png"]
     assert "not an image" in skipped["notes.jpg"]
+    # parse_folder found them: listed with no split, and the DBs' own lists never saw them
+    assert {e["split"] for e in info["skipped"]} == {None}
     split_skips = [json.loads((job / f"{s}_skipped.json").read_text()) for s in ("train", "val")]
-    assert sum(len(s) for s in split_skips) == 3
+    assert sum(len(s) for s in split_skips) == 0
     # lists now hold exactly what was written, in key order
     for split in ("train", "val"):
         items = read_list(str(job / f"{split}.txt"))
@@ -134,6 +136,36 @@ def test_missing_files_are_skipped_not_fatal(tmp_path, ds):
     assert any("gone.png" in m["message"] for m in ds.of_type(messages, "warning"))
     progress = ds.of_type(messages, "progress")
     assert progress[-1]["value"] == 1.0
+
+
+def _truncated_jpeg(ds, path):
+    """Passes a header check (parse_folder's), fails to decode (create_db)."""
+    ds.save(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8), str(path), "JPEG")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    return path
+
+
+def test_class_emptied_by_skipped_files_is_named_in_a_warning(tmp_path, ds):
+    job = tmp_path / "job"
+    job.mkdir()
+    good = [ds.save(ds.class_image("circle", i), str(tmp_path / f"ok{i}.png")) for i in range(3)]
+    bad = [str(_truncated_jpeg(ds, tmp_path / f"bad{i}.jpg")) for i in range(2)]
+    (job / "labels.txt").write_text("circle\nsquare\nstripe\n")
+    lines = [(good[0], 0), (good[1], 0), (good[2], 1), (bad[0], 2), (bad[1], 1)]
+    (job / "train.txt").write_text("".join(f"{p} {k}\n" for p, k in lines))
+    (job / "parse_skipped.json").write_text(json.dumps([{"path": "/src/x.png", "reason": "empty file"}]))
+    _, messages, _, _ = ds.run_tool("create_db", "--job-dir", job, "--split", "train", "--height", 4,
+                                    "--width", 4, "--workers", 1, "--min-per-class", 2)
+    warnings = [m["message"] for m in ds.of_type(messages, "warning")]
+    assert any('fewer than 2 training image(s)' in w and '"stripe" (0)' in w and '"square" (1)' in w
+               and "circle" not in w for w in warnings), warnings
+    info = json.loads((job / "dataset.json").read_text())
+    assert info["splits"]["train"]["per_class"] == [2, 1, 0]
+    assert info["splits"]["train"]["classes_below_minimum"] == [
+        {"label": 1, "name": "square", "count": 1}, {"label": 2, "name": "stripe", "count": 0}]
+    assert {(os.path.basename(e["path"]), e["split"]) for e in info["skipped"]} == {
+        ("x.png", None), ("bad0.jpg", "train"), ("bad1.jpg", "train")}
 
 
 def test_no_readable_image_is_an_error(tmp_path, ds):

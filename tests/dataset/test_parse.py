@@ -1,4 +1,7 @@
 """parse_folder / parse_textfile tools: labels, splits, determinism, bad input."""
+import json
+import os
+
 import pytest
 
 from digits.dataset.files import read_labels, read_list
@@ -19,13 +22,39 @@ def test_folder_labels_splits_and_min_per_class(tmp_path, ds, image_tree):
     assert "lonely" in warnings and "dropped" in warnings
     lists = _lists(job)
     assert set(lists) == {"train", "val"}
-    # circle: 8 good + truncated + notes.jpg + empty.png = 11 files → 8 train / 3 val (25 % rounded);
-    # stripe: 6 → 75 % is 4.5, rounded up like DIGITS → 5 train / 1 val
+    # circle: 8 good + truncated + notes.jpg + empty.png: the 3 bad files are left out before the split,
+    # so 8 → 6 train / 2 val; stripe: 6 → 75 % is 4.5, rounded up like DIGITS → 5 train / 1 val
     per_split = {s: [sum(1 for _, lab in items if lab == k) for k in range(3)] for s, items in lists.items()}
-    assert per_split["train"] == [8, 6, 5] and per_split["val"] == [3, 2, 1]
+    assert per_split["train"] == [6, 6, 5] and per_split["val"] == [2, 2, 1]
     assert not any(p.endswith(".txt") for items in lists.values() for p, _ in items)
     result = ds.result_of(messages)
-    assert result["num_classes"] == 3 and result["splits"]["val"]["count"] == 6 and result["seed"] == 7
+    assert result["num_classes"] == 3 and result["splits"]["val"]["count"] == 5 and result["seed"] == 7
+    skipped = {os.path.basename(e["path"]): e["reason"] for e in json.loads((job / "parse_skipped.json").read_text())}
+    assert set(skipped) == {"truncated.png", "notes.jpg", "empty.png"} and result["parse_skipped"] == 3
+    assert "truncated" in skipped["truncated.png"] and "empty" in skipped["empty.png"]
+    assert "not an image" in skipped["notes.jpg"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_class_of_only_corrupt_files_is_dropped_before_labels(tmp_path, ds, workers):
+    root = tmp_path / "imgs"
+    for k in range(3):
+        for i in range(6):
+            ds.save(ds.class_image(ds.CLASSES[k], i), str(root / f"c{k}" / f"{i}.png"))
+    for i in range(3):
+        (root / "zbad" / f"{i}.png").parent.mkdir(exist_ok=True)
+        (root / "zbad" / f"{i}.png").write_bytes(b"garbage")
+    job = tmp_path / "job"
+    job.mkdir()
+    # by default a pool is used from 256 files on; --workers 2 runs one on these few files too
+    _, messages, _, _ = ds.run_tool("parse_folder", "--job-dir", job, "--folder", root, "--seed", 1,
+                                    "--workers", workers)
+    assert read_labels(str(job / "labels.txt")) == ["c0", "c1", "c2"]
+    warnings = [m["message"] for m in ds.of_type(messages, "warning")]
+    assert any('"zbad" has 0 readable image(s)' in w and "dropped" in w for w in warnings), warnings
+    skipped = json.loads((job / "parse_skipped.json").read_text())
+    assert [os.path.basename(e["path"]) for e in skipped] == ["0.png", "1.png", "2.png"]
+    assert all("not an image" in e["reason"] for e in skipped)
 
 
 def test_folder_split_is_deterministic_per_seed(tmp_path, ds, image_tree):
@@ -147,3 +176,32 @@ def test_textfile_bad_lines(tmp_path, ds, content, expected):
     message = ds.of_type(messages, "error")[0]["message"]
     assert expected in message and "bad.list" in message
     assert not (job / "train.txt").exists()
+
+
+def test_parse_reports_progress_while_walking_and_checking(tmp_path, ds, image_tree):
+    job = tmp_path / "job"
+    job.mkdir()
+    _, messages, _, _ = ds.run_tool("parse_folder", "--job-dir", job, "--folder", image_tree, "--seed", 1)
+    progress = ds.of_type(messages, "progress")
+    values = [m["value"] for m in progress]
+    assert values == sorted(values) and values[-1] == 1.0
+    inner = {v for v in values if 0 < v < 1}
+    assert len(inner) >= 3, values  # the walk (per class folder) and the check (per file chunk) both report
+    assert any(m.get("total") == 4 for m in progress)  # 4 class folders walked
+    assert any(m.get("total") == 26 for m in progress)  # 26 image-named files checked
+
+
+def test_check_progress_counts_every_file_and_honours_the_cap(tmp_path, ds):
+    from digits.dataset.check import check_images
+    from digits.dataset.parse import keep_readable
+
+    paths = [ds.save(ds.class_image("circle", i), str(tmp_path / f"{i}.png")) for i in range(6)]
+    (tmp_path / "bad.png").write_bytes(b"x")
+    classes = [("a", [str(tmp_path / "bad.png")] + paths[:3]), ("b", paths[3:])]
+    calls = []
+    kept, skipped = keep_readable(classes, check_images, max_per_class=2,
+                                  on_progress=lambda done, total: calls.append((done, total)))
+    assert kept == [("a", paths[:2]), ("b", paths[3:5])]  # the bad file replaced by the next one
+    assert skipped == [{"path": str(tmp_path / "bad.png"), "reason": "not an image file (unrecognized format)"}]
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1] == (4, 4)
+    assert len(calls) >= 2

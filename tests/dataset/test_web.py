@@ -295,3 +295,40 @@ def test_explore_missing_db_is_a_clear_404(client, tmp_path, web):
         f.write(b"not an lmdb file")
     assert client.get(url.replace("db=val", "db=train")).status_code == 404
     assert client.get(f"/datasets/{job.id}").status_code == 200  # the job page still shows
+
+
+def test_class_of_only_corrupt_files_is_dropped_and_reported(client, tmp_path, web):
+    folder = web.tree(tmp_path / "imgs", per_class=6, size=(4, 4))
+    (folder / "zbad").mkdir()
+    for i in range(3):
+        (folder / "zbad" / f"{i}.png").write_bytes(b"garbage")
+    reply = web.create(client, folder_train=str(folder), resize_width="4", resize_height="4",
+                       dataset_name="zbad").get_json()
+    job = web.job(client, reply["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
+    data = client.get(f"/datasets/{job.id}.json").get_json()
+    assert data["labels"] == ["0", "1", "2"] and data["num_classes"] == 3
+    assert sorted(os.path.basename(s["path"]) for s in data["skipped"]) == ["0.png", "1.png", "2.png"]
+    assert any('"zbad" has 0 readable' in w for t in data["tasks"] for w in t["warnings"])
+    page = client.get(f"/datasets/{job.id}").get_data(as_text=True)
+    assert "zbad" in page and "before split" in page
+
+
+def test_class_emptied_by_undecodable_files_is_flagged(client, tmp_path, web, ds):
+    folder = web.tree(tmp_path / "imgs", classes=2, per_class=6, size=(8, 8))
+    for i in range(3):  # JPEGs cut short: their headers pass the parse check, decoding fails in create_db
+        path = folder / "cut" / f"{i}.jpg"
+        ds.save(np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8), str(path), "JPEG")
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) * 2 // 3])
+    reply = web.create(client, folder_train=str(folder), resize_width="8", resize_height="8",
+                       folder_pct_val="0", dataset_name="cut").get_json()
+    job = web.job(client, reply["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
+    data = client.get(f"/datasets/{job.id}.json").get_json()
+    assert data["labels"] == ["0", "1", "cut"]
+    assert data["classes_below_minimum"] == [{"label": 2, "name": "cut", "count": 0}]
+    warnings = [w for t in data["tasks"] for w in t["warnings"]]
+    assert any('"cut" (0)' in w and "fewer than 2 training image(s)" in w for w in warnings), warnings
+    page = client.get(f"/datasets/{job.id}").get_data(as_text=True)
+    assert 'id="classes-below-minimum"' in page and "cut: 0" in page

@@ -37,6 +37,8 @@ class ImageClassificationDatasetJob(DatasetJob):
             args = ["--split", split, "--height", image["height"], "--width", image["width"],
                     "--channels", image["channels"], "--resize-mode", image["resize_mode"],
                     "--encoding", image["encoding"]]
+            if split == "train":
+                args += ["--min-per-class", params.get("min_per_class", 1)]
             job.tasks.append(Task(_split_task_name(split), "create_db", args, {"create_db": 1},
                                   title=f"Create DB ({split})"))
         return job

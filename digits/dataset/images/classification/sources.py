@@ -89,8 +89,10 @@ def plan(form, staging, config):
     args += ["--seed", seed]
     for root in roots:
         args += ["--allowed-root", root]
+    # create_db warns about train classes that unreadable files leave below this
+    min_per_class = (form.folder_train_min_per_class.data or 1) if form.method.data == "folder" else 1
     return {"parse_tool": tool, "parse_args": [str(a) for a in args], "splits": splits,
-            "image": image_params(form), "seed": seed}
+            "image": image_params(form), "seed": seed, "min_per_class": min_per_class}
 
 
 def _plan_folder(form, staging, config):
