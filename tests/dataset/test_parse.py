@@ -89,6 +89,26 @@ def test_folder_max_per_class_and_separate_val_folder(tmp_path, ds, image_tree):
     assert any("unknown class" in m["message"] for m in ds.of_type(messages, "warning"))
 
 
+def test_folder_separate_test_folder(tmp_path, ds, image_tree):
+    test_root = tmp_path / "testimgs"
+    for name in ("square", "stripe"):
+        for i in range(2):
+            ds.save(ds.class_image(name, i), str(test_root / name / f"t{i}.png"))
+    (test_root / "square" / "broken.png").write_bytes(b"garbage")
+    job = tmp_path / "job"
+    job.mkdir()
+    _, messages, _, _ = ds.run_tool("parse_folder", "--job-dir", job, "--folder", image_tree, "--seed", 2,
+                                    "--pct-val", 0, "--pct-test", 30, "--test-folder", test_root)
+    lists = _lists(job)
+    assert set(lists) == {"train", "test"}  # --pct-test is ignored: the folder is the test split
+    assert len(lists["train"]) == 8 + 8 + 6
+    assert sorted((os.path.basename(p), lab) for p, lab in lists["test"]) == [
+        ("t0.png", 1), ("t0.png", 2), ("t1.png", 1), ("t1.png", 2)]
+    skipped = json.loads((job / "parse_skipped.json").read_text())
+    assert [os.path.basename(e["path"]) for e in skipped] == ["empty.png", "notes.jpg", "truncated.png", "broken.png"]
+    assert ds.result_of(messages)["splits"]["test"]["per_class"] == [0, 2, 2]
+
+
 @pytest.mark.parametrize("problem,expected", [
     ("missing", "does not exist"),
     ("one_class", "at least two class"),
@@ -157,6 +177,13 @@ def test_textfile_shuffle_is_seeded(tmp_path, ds):
                     "--seed", seed)
         orders.append(_lists(job)["train"])
     assert orders[0] == orders[1] and len(orders[0]) == 6
+    job = tmp_path / "unshuffled"
+    job.mkdir()
+    ds.run_tool("parse_textfile", "--job-dir", job, "--labels-file", tmp_path / "labels.txt",
+                "--train-list", tmp_path / "train.list", "--train-folder", base, "--seed", 1)
+    unshuffled = _lists(job)["train"]
+    assert [lab for _, lab in unshuffled] == [0, 0, 1, 1, 2, 2]  # the list's own order
+    assert orders[0] != unshuffled and sorted(orders[0]) == sorted(unshuffled)
 
 
 @pytest.mark.parametrize("content,expected", [

@@ -332,3 +332,55 @@ def test_class_emptied_by_undecodable_files_is_flagged(client, tmp_path, web, ds
     assert any('"cut" (0)' in w and "fewer than 2 training image(s)" in w for w in warnings), warnings
     page = client.get(f"/datasets/{job.id}").get_data(as_text=True)
     assert 'id="classes-below-minimum"' in page and "cut: 0" in page
+
+
+def test_separate_val_and_test_folders(client, tmp_path, web):
+    train = web.tree(tmp_path / "train", per_class=4, size=(4, 4))
+    val = web.tree(tmp_path / "val", per_class=2, size=(4, 4))
+    test = web.tree(tmp_path / "test", classes=2, per_class=3, size=(4, 4))
+    reply = web.create(client, folder_train=str(train), folder_pct_val="25", folder_pct_test="25",
+                       has_val_folder="1", folder_val=str(val), has_test_folder="1", folder_test=str(test),
+                       resize_width="4", resize_height="4", dataset_name="three-folders").get_json()
+    job = web.job(client, reply["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
+    splits = job.info()["splits"]
+    # the percentages are ignored: every training image trains, the other folders are the splits
+    assert splits["train"]["per_class"] == [4, 4, 4]
+    assert splits["val"]["per_class"] == [2, 2, 2] and splits["test"]["per_class"] == [3, 3, 0]
+    assert [t.name for t in job.tasks] == ["parse", "create_db_train", "create_db_val", "create_db_test"]
+    for split, root in (("val", val), ("test", test)):
+        listed = open(os.path.join(job.dir, f"{split}.txt")).read()
+        assert listed.count(str(root)) == splits[split]["count"]
+
+
+def test_textfile_test_list_without_shuffle(client, tmp_path, web):
+    base, train, val = _lists(tmp_path, web)
+    test = "".join(f"{base}/{k}/{i}.png {k}\n" for k in (2, 1, 0) for i in (2, 1))  # a deliberate order
+    response = web.create(client, method="textfile", dataset_name="lists", resize_width="6", resize_height="6",
+                          textfile_train_images=(io.BytesIO(train.encode()), "train.txt"),
+                          textfile_train_folder=str(base), textfile_use_val="0",
+                          textfile_use_test="1", textfile_test_images=(io.BytesIO(test.encode()), "test.txt"),
+                          textfile_shuffle="0",
+                          textfile_labels_file=(io.BytesIO(b"zero\none\ntwo\n"), "labels.txt"))
+    assert response.status_code == 200, response.data
+    job = web.job(client, response.get_json()["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
+    assert [t.name for t in job.tasks] == ["parse", "create_db_train", "create_db_test"]
+    assert "--shuffle" not in job.tasks[0].args
+    written = open(os.path.join(job.dir, "test.txt")).read().splitlines()
+    assert written == test.splitlines()  # kept in the list's order
+    assert LmdbDataset(os.path.join(job.dir, "test_db"))[0][1] == 2
+
+
+def test_random_seed_gives_the_same_split_twice(client, tmp_path, web):
+    folder = web.tree(tmp_path / "imgs", per_class=8, size=(4, 4))
+    lists = []
+    for seed in ("12345", "12345", "54321"):
+        reply = web.create(client, folder_train=str(folder), resize_width="4", resize_height="4",
+                           folder_pct_val="25", random_seed=seed, dataset_name=f"seed-{seed}").get_json()
+        job = web.job(client, reply["id"])
+        assert wait_status(job, ("Done", "Error"), timeout=120) == "Done", job.error()
+        assert job.extra["params"]["seed"] == int(seed)
+        lists.append([open(os.path.join(job.dir, f"{s}.txt")).read() for s in ("train", "val")])
+    assert lists[0] == lists[1]
+    assert lists[0] != lists[2]
