@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.helpers import login, wait_status
+from digits import device
+from tests.helpers import login, wait_for, wait_status
 
 LENET = {"method": "standard", "standard_networks": "lenet", "framework": "caffe", "train_epochs": "1"}
 
@@ -123,6 +124,62 @@ def test_model_trains_and_lists_snapshots_and_clone_prefills(env):
     # dataset in use by the model cannot be deleted
     response = client.delete(f"/datasets/{dataset.id}")
     assert response.status_code == 403 and "tiny-lenet" in response.get_json()["error"]["message"]
+
+
+def test_previous_network_starts_from_its_snapshot(env):
+    import torch
+    app, client, sched, dataset = env
+    response = _post(client, **dict(LENET, model_name="first", dataset=dataset.id, random_seed="1"))
+    first = sched.get_job(response.get_json()["id"])
+    assert wait_status(first, ("Done", "Error"), timeout=180) == "Done", first.error()
+    fields = dict(LENET, method="previous", previous_networks=first.id, model_name="second", dataset=dataset.id)
+    response = _post(client, **dict(fields, previous_network_snapshot="7"))
+    assert response.status_code == 400
+    assert "no snapshot for epoch 7 (it has: 1)" in response.get_json()["errors"]["previous_network_snapshot"][0]
+    # a rate so small that the weights after one epoch are still the ones loaded
+    response = _post(client, **dict(fields, previous_network_snapshot="1", learning_rate="1e-12", random_seed="2"))
+    assert response.status_code == 200, response.data
+    second = sched.get_job(response.get_json()["id"])
+    assert wait_status(second, ("Done", "Error"), timeout=180) == "Done", second.error()
+    results = client.get(f"/models/{second.id}.json").get_json()["results"]
+    assert results["pretrained_loaded_layers"] == [f"layers.{n}" for n in ("conv1", "conv2", "ip1", "ip2")]
+    assert results["pretrained_fresh_layers"] == []
+    before = torch.load(first.snapshot_path(1), weights_only=True)["model"]
+    after = torch.load(second.snapshot_path(1), weights_only=True)["model"]
+    assert before.keys() == after.keys()
+    for key in before:
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=1e-6)
+
+
+def test_gpu_panel_and_utilization_updates_for_a_gpu_job(make_env, monkeypatch):
+    fake = {"name": "Fake GPU", "memory_total": 8 << 30, "memory_used": 1 << 30, "utilization": 42,
+            "memory_utilization": 7, "temperature": 61}
+    monkeypatch.setattr(device, "all_gpus", lambda indices=None: [dict(fake, index=i) for i in indices or []])
+    app, client, sched, dataset = make_env(gpus=[0, 1])   # the server believes it has two GPUs
+    socketio = app.extensions["digits"]["socketio"]
+    response = _post(client, **dict(LENET, model_name="on-gpu", dataset=dataset.id, select_gpus="1",
+                                    train_epochs="1000", snapshot_interval="1000", val_interval="1000"))
+    assert response.status_code == 200, response.data
+    job = sched.get_job(response.get_json()["id"])
+    assert job.train_task.resources == {"gpu_ids": [1]}
+    watcher = socketio.test_client(app, namespace="/jobs")
+    watcher.emit("join", {"room": job.id}, namespace="/jobs")
+    updates = []
+
+    def gpu_update():   # the scheduler reports a running GPU task's figures every few seconds
+        updates.extend(e["args"][0] for e in watcher.get_received("/jobs")
+                       if e["name"] == "task update" and e["args"][0]["update"] == "gpu_utilization")
+        return updates
+
+    wait_for(gpu_update, timeout=60, message="a gpu_utilization task update")
+    assert updates[0]["job_id"] == job.id and updates[0]["task"] == "train"
+    assert updates[0]["gpus"] == [dict(fake, index=1)]
+    page = client.get(f"/models/{job.id}").data
+    assert b'id="gpu-panel"' in page and b'id="gpu-panel" hidden' not in page and b'id="gpu-stats"' in page
+    assert b"GPU 1" in page
+    watcher.disconnect(namespace="/jobs")
+    sched.abort_job(job)
+    assert wait_status(job, ("Aborted", "Done", "Error")) == "Aborted"
 
 
 def test_previews(env):
