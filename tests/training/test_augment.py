@@ -31,8 +31,8 @@ def test_quadrant_rotation_uses_exactly_its_turns(mode, turns):
 
 
 @pytest.mark.parametrize("option", [
-    {"rot": 0}, {"scale": 0}, {"noise": 0}, {"contrast": 0}, {"hsv_use": False, "hsv_h": 0.3, "hsv_s": 0.3, "hsv_v": 0.3},
-    {"hsv_use": True, "hsv_h": 0, "hsv_s": 0, "hsv_v": 0}, {"flip": "none", "quad_rot": "none"}])
+    {"rot": 0}, {"scale": 0}, {"noise": 0}, {"contrast": 0},
+    {"hsv_use": False, "hsv_h": 0.3, "hsv_s": 0.3, "hsv_v": 0.3}, {"hsv_use": True, "hsv_h": 0, "hsv_s": 0, "hsv_v": 0}, {"flip": "none", "quad_rot": "none"}])
 def test_option_off_leaves_the_image_unchanged(option):
     image = _image()
     assert Augment(option).active is False
