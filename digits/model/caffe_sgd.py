@@ -44,14 +44,11 @@ class CaffeSGD(torch.optim.Optimizer):
             if state.get("momentum_buffer") is None:   # torch's SGD may have stored None
                 state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             history.append(state["momentum_buffer"])
-        previous = torch._foreach_mul(history, momentum) if group["nesterov"] else None   # m·v
+        if group["nesterov"] and momentum:   # the "+ m·v" half of the step, while v is still the old one
+            torch._foreach_add_(params, history, alpha=momentum)
         torch._foreach_mul_(history, momentum)
         torch._foreach_add_(history, grads, alpha=lr)
-        if group["nesterov"]:
-            torch._foreach_add_(params, history, alpha=-(1.0 + momentum))
-            torch._foreach_add_(params, previous)
-        else:
-            torch._foreach_add_(params, history, alpha=-1.0)
+        torch._foreach_add_(params, history, alpha=-(1.0 + momentum) if group["nesterov"] else -1.0)
 
     def load_state_dict(self, state_dict):
         # A snapshot taken with torch's SGD holds v without the rate: v_caffe = lr·v_torch.
