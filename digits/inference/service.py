@@ -132,7 +132,12 @@ class InferenceService:
     def _send(self, request):
         data = (json.dumps(request) + "\n").encode("utf-8")
         try:
-            self._proc.stdin.write(data)
+            # An unbuffered pipe may take part of the data, and under gevent it does so at ~64 KiB:
+            # loop, or a big upload's line would arrive cut short and the worker would wait forever.
+            view = memoryview(data)
+            while view:
+                written = self._proc.stdin.write(view)
+                view = view[written if written is not None else 0:]
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise _WorkerGone(f"cannot send the request: {exc}") from None
