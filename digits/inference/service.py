@@ -21,6 +21,8 @@ import time
 from digits.inference.errors import InferenceError
 
 DEFAULT_TIMEOUT = float(os.environ.get("DIGITS_INFERENCE_TIMEOUT", 600))
+# How long a request waits for the ones ahead of it before the user is told the worker is busy.
+QUEUE_TIMEOUT = float(os.environ.get("DIGITS_INFERENCE_QUEUE_TIMEOUT", 300))
 START_TIMEOUT = 180.0
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +50,10 @@ class InferenceService:
     def call(self, op, timeout=None, **fields):
         """Runs one request; returns its result dict or raises InferenceError (status = HTTP status)."""
         timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-        with self._lock:
+        if not self._lock.acquire(timeout=QUEUE_TIMEOUT):
+            raise InferenceError(f"the inference worker has been busy with other requests for {QUEUE_TIMEOUT:g} s; "
+                                 "try again when they are done", 503, "Busy")
+        try:
             try:
                 self._ensure_started()
                 self._next_id += 1
@@ -64,6 +69,8 @@ class InferenceService:
                 self._stop()
                 raise InferenceError(f"inference did not finish within {timeout:g} s; the worker was stopped "
                                      f"and a new one starts with the next request", 504, "Timeout") from None
+        finally:
+            self._lock.release()
         if not response.get("ok"):
             error = response.get("error") or {}
             raise InferenceError(error.get("message", "inference failed"), int(error.get("status", 500)),
