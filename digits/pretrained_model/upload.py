@@ -6,6 +6,7 @@ Every file lands under a fixed name chosen here; archives are extracted with dig
 and loads the weights (torch.load(weights_only=True)), so a model that cannot run is refused.
 """
 import json
+import math
 import os
 import shutil
 
@@ -18,6 +19,8 @@ WEIGHTS_SUFFIXES = (".pt", ".pth")
 MEAN_FILE = "mean.binaryproto"
 IMAGE_TYPES = {"3": 3, "color": 3, "rgb": 3, "1": 1, "grayscale": 1, "gray": 1}
 RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
+MEAN_MODES = ("none", "image", "pixel")
+MAX_SIDE = 8192
 
 
 def bad(message):
@@ -55,46 +58,81 @@ def form_preprocess(form, num_classes, has_mean):
             sizes[field] = int(str(form.get(field) or "").strip())
         except ValueError:
             raise bad(f"{field} is required: the image {field} the model was trained on") from None
-        if not 1 <= sizes[field] <= 8192:
-            raise bad(f"{field} must be between 1 and 8192, got {sizes[field]}")
-    resize_mode = (form.get("resize_mode") or "squash").strip()
-    if resize_mode not in RESIZE_MODES:
-        raise bad(f"resize_mode must be one of {', '.join(RESIZE_MODES)}, got {resize_mode!r}")
     use_mean = (form.get("use_mean") or ("image" if has_mean else "none")).strip()
-    if use_mean not in ("none", "image", "pixel") or (use_mean != "none" and not has_mean):
+    if use_mean != "none" and not has_mean:
         raise bad("use_mean image/pixel needs a mean_file (mean.binaryproto); use none otherwise")
-    scale = None
-    if str(form.get("scale") or "").strip():
-        try:
-            scale = float(form.get("scale"))
-        except ValueError:
-            raise bad(f"scale must be a number, got {form.get('scale')!r}") from None
-    crop = str(form.get("crop_size") or "").strip()
-    return {"channels": channels, "height": sizes["height"], "width": sizes["width"], "resize_mode": resize_mode,
-            "crop_size": int(crop) if crop.isdigit() and int(crop) > 0 else None, "mean": use_mean,
-            "mean_file": MEAN_FILE if use_mean != "none" else None, "scale": scale, "whitening": False,
-            "channel_order": "RGB", "num_classes": num_classes}
+    params = {"channels": channels, "height": sizes["height"], "width": sizes["width"],
+              "resize_mode": (form.get("resize_mode") or "squash").strip(),
+              "crop_size": _form_number(form, "crop_size", int), "mean": use_mean,
+              "mean_file": MEAN_FILE if use_mean != "none" else None, "scale": _form_number(form, "scale", float),
+              "whitening": False, "channel_order": "RGB", "num_classes": num_classes}
+    return check_preprocess(params, lambda field: field)
+
+
+def _form_number(form, field, kind):
+    text = str(form.get(field) or "").strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise bad(f"{field} must be a{' whole' if kind is int else ''} number, got {text!r}") from None
 
 
 def checked_preprocess(path, num_classes, mean_present):
-    """An archive's preprocess.json, checked and pointed at our mean file name."""
+    """An archive's preprocess.json, checked field by field and pointed at our mean file name."""
     try:
         with open(path) as f:
             params = json.load(f)
-        if not isinstance(params, dict):
-            raise ValueError("not an object")
-        for key in ("channels", "height", "width"):
-            params[key] = int(params[key])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise bad(f"preprocess.json is not usable: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise bad(f"preprocess.json is not readable JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise bad("preprocess.json must hold a JSON object of preprocessing settings")
     if params.get("num_classes") not in (None, num_classes):
         raise bad(f"labels.txt has {num_classes} classes but preprocess.json says {params['num_classes']}")
     params["num_classes"] = num_classes
-    if params.get("mean", "none") != "none":
-        if not mean_present:
-            raise bad(f"preprocess.json subtracts the {params['mean']} mean but the archive has no mean file")
-        params["mean_file"] = MEAN_FILE
+    params = check_preprocess(params, lambda field: f"preprocess.json {field}")
+    if params["mean"] != "none" and not mean_present:
+        raise bad(f"preprocess.json subtracts the {params['mean']} mean but the archive has no mean file")
+    params["mean_file"] = MEAN_FILE if params["mean"] != "none" else None
     return params
+
+
+def check_preprocess(params, named):
+    """The settings inference will use, each checked (what a worker would otherwise fail on at every
+    classify, blaming the image); raises a 400 naming the field as named(field) says."""
+    def whole(field, low, high, required=True):
+        value = params.get(field)
+        if value is None and not required:
+            return None
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or value != int(value)):
+            raise bad(f"{named(field)} must be a whole number, got {value!r}")
+        if not low <= value <= high:
+            raise bad(f"{named(field)} must be between {low} and {high}, got {value!r}")
+        return int(value)
+
+    def one_of(field, choices, default):
+        value = params.get(field, default)
+        if value not in choices:
+            raise bad(f"{named(field)} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
+
+    checked = dict(params)
+    checked["channels"] = int(one_of("channels", (1, 3), None))
+    for field in ("height", "width"):
+        checked[field] = whole(field, 1, MAX_SIDE)
+    checked["resize_mode"] = one_of("resize_mode", RESIZE_MODES, "squash")
+    # 0 or null: no crop (as training writes it)
+    checked["crop_size"] = whole("crop_size", 0, min(checked["height"], checked["width"]), required=False) or None
+    checked["mean"] = one_of("mean", MEAN_MODES, "none")
+    checked["channel_order"] = one_of("channel_order", ("RGB",), "RGB")
+    checked["whitening"] = one_of("whitening", (False, True), False)
+    scale = params.get("scale")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                              or not math.isfinite(scale) or scale <= 0):
+        raise bad(f"{named('scale')} must be a finite number > 0 (or none: the network's own), got {scale!r}")
+    return checked
 
 
 def write_preprocess(job_dir, params):

@@ -161,7 +161,6 @@ def from_model(job_id):
         return json_error(f"no image classification model with id {job_id!r}", 404)
 
     def fill(job):
-        spec, epoch = model_spec(model, parse_epoch(request.values.get("snapshot_epoch") or request.values.get("epoch")))
         framework, network_file = model.extra["framework"], model.extra["network_file"]
         shutil.copyfile(model.path(network_file), job.path(network_file))
         with open(job.path("labels.txt"), "w", encoding="utf-8") as f:
@@ -174,8 +173,9 @@ def from_model(job_id):
         get_service().call("export", model=spec, out_dir=job.dir, formats=["weights"])
         return framework, network_file, {"source": "model", "model_id": model.id, "model_name": model.name,
                                          "epoch": epoch}
-    try:
-        default_name = f"{model.name} (epoch {model_spec(model)[1]:g})"
+    try:   # the epoch asked for (the newest when none): it names the job and is the one copied
+        spec, epoch = model_spec(model, parse_epoch(request.values.get("snapshot_epoch") or request.values.get("epoch")))
     except InferenceError as exc:
         return _fail(exc)
+    default_name = f"{model.name} (epoch {epoch:g})"
     return _create(request.form.get("job_name") or default_name, fill)

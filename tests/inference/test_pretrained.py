@@ -34,6 +34,7 @@ def from_caffe(world):
 def test_make_pretrained_model_from_a_snapshot(world, client, from_caffe):
     job = from_caffe
     assert job.status == "Done" and job.category == "pretrained_models"
+    assert job.name == "caffe-colors (epoch 2)"   # the epoch asked for, not the newest (3)
     data = client.get(f"/pretrained_models/{job.id}.json").get_json()
     assert data["framework"] == "caffe" and data["labels"] == ["blue", "green", "red"]
     assert data["info"]["epoch"] == 2 and data["info"]["model_id"] == world.caffe_model.id
@@ -165,7 +166,7 @@ def _count_pretrained(world):
 
 
 @pytest.mark.parametrize("case", ["traversal", "absolute", "symlink", "oversize", "not-archive", "no-labels",
-                                  "unsafe-weights", "misfit-weights"])
+                                  "unsafe-weights", "misfit-weights", "bad-resize-mode", "big-crop"])
 def test_bad_archives_are_refused(world, client, case):
     weights, labels = _weights_and_labels(world)
     files = {"network.py": TORCH_NET.encode(), "weights.pt": weights, "labels.txt": labels,
@@ -174,7 +175,9 @@ def test_bad_archives_are_refused(world, client, case):
     expected = {"traversal": (400, "outside the archive"), "absolute": (400, "absolute path"),
                 "symlink": (400, "link"), "oversize": (413, "limit"), "not-archive": (400, "archive"),
                 "no-labels": (400, "labels.txt"), "unsafe-weights": (400, "weights_only"),
-                "misfit-weights": (400, "do not fit")}[case]
+                "misfit-weights": (400, "do not fit"),
+                "bad-resize-mode": (400, "preprocess.json resize_mode must be one of squash, crop, fill, half_crop"),
+                "big-crop": (400, "preprocess.json crop_size must be between 0 and 16, got 17")}[case]
     config = world.app.extensions["digits"]["config"]
     before, jobs_before = _count_pretrained(world), set(os.listdir(config["jobs_dir"]))
     if case == "traversal":
@@ -197,6 +200,10 @@ def test_bad_archives_are_refused(world, client, case):
     elif case == "misfit-weights":
         data = _archive_bytes(dict(files, **{"network.py": TORCH_NET.replace("nn.Conv2d(c, 4", "nn.Conv2d(c, 5")
                                              .replace("4 * (h", "5 * (h").encode()}))
+    elif case in ("bad-resize-mode", "big-crop"):
+        change = {"resize_mode": "stretch"} if case == "bad-resize-mode" else {"crop_size": 17}
+        preprocess = dict(json.loads(files["preprocess.json"]), **change)
+        data = _archive_bytes(dict(files, **{"preprocess.json": json.dumps(preprocess).encode()}))
     else:
         data = _archive_bytes(files)
         config["pretrained_max_bytes"] = 1000
