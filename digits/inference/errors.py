@@ -1,4 +1,6 @@
 """Errors of inference requests, with the HTTP status the server answers them with."""
+import re
+import signal
 
 
 class InferenceError(Exception):
@@ -25,3 +27,26 @@ class ModelError(InferenceError):
 
     def __init__(self, message, status=422):
         super().__init__(message, status, "ModelError")
+
+
+_EXIT_CODE = re.compile(r"stopped during the request \([^()]*exit code (-?\d+)\)")
+
+
+def blame_user_code(exc, whose="the network's code"):
+    """A worker that died while it ran a user's code (building their network, loading their model) was
+    ended by that code: a 400 saying how it ended — not a server error, and without the worker's stderr
+    tail (torch warnings and the like, unrelated to the user). Other errors are returned unchanged."""
+    if exc.type != "WorkerCrashed":
+        return exc
+    match = _EXIT_CODE.search(str(exc))
+    if match is None:
+        return exc   # the worker could not even start: not the user's doing
+    code = int(match.group(1))
+    if code >= 0:
+        return InferenceError(f"{whose} ended the process (exit code {code})", 400, "NetworkError")
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+    return InferenceError(f"the process running {whose} was killed by {name}{hint}", 400, "NetworkError")
