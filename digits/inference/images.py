@@ -20,15 +20,21 @@ THUMBNAIL_SIZE = 64
 def load_resized(source, pre):
     """uint8 array H×W or H×W×3 (RGB) at the model's image size; raises ImageError naming the file.
 
-    source: a file path, or {"name": ..., "data": base64 file bytes} (small uploads travel inline).
+    source: a file path, or an upload {"name": its name, "data": base64 file bytes (small uploads travel
+    inline) or "path": where the server saved it} — errors name the upload, not the saved file.
     """
     name = source.get("name", "upload") if isinstance(source, dict) else source
     try:
         if isinstance(source, dict):
             try:
-                image = decode_image_bytes(base64.b64decode(source["data"], validate=True))
-            except LoadImageError as exc:
-                raise LoadImageError(f'"{name}": {exc}') from None
+                if "path" in source:
+                    with open(source["path"], "rb") as f:
+                        data = f.read()
+                else:
+                    data = base64.b64decode(source["data"], validate=True)
+                image = decode_image_bytes(data)
+            except (LoadImageError, OSError) as exc:
+                raise LoadImageError(f'"{name}": {getattr(exc, "strerror", None) or exc}') from None
         else:
             image = load_image(source)
         return resize_image(image, pre.height, pre.width, pre.channels, pre.resize_mode,

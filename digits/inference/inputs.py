@@ -33,15 +33,16 @@ class Uploads:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def image(self, storage, field):
-        """An uploaded image for the worker: inline when small (saves a temp file), else a saved file."""
+        """An uploaded image for the worker: inline when small (saves a temp file), else a saved file —
+        with the upload's own name either way, which is what errors show (never the temp file's path).
+        The worker's images.load_resized reads both forms (not imported here: it loads torch)."""
         data = storage.read(INLINE_BYTES + 1)
         if len(data) <= INLINE_BYTES:
             if not data:
                 raise InferenceError(f"{field}: the uploaded file {storage.filename!r} is empty", 400, "BadRequest")
-            # the worker's images.load_resized decodes this form (not imported here: it loads torch)
             return {"name": storage.filename, "data": base64.b64encode(data).decode("ascii")}
         storage.stream.seek(0)
-        return self.save(storage, field)
+        return {"name": storage.filename, "path": self.save(storage, field)}
 
     def save(self, storage, field):
         if storage is None or not storage.filename:

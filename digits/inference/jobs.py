@@ -34,6 +34,14 @@ def model_spec(job, epoch=None):
     """(spec for the worker, the epoch used or None for a pretrained model)."""
     from digits.pretrained_model.job import PretrainedModelJob
     if isinstance(job, PretrainedModelJob):
+        if epoch is not None:   # one set of weights: an epoch is refused unless it is the one they came from
+            made_from = (job.extra.get("info") or {}).get("epoch")
+            if made_from is None:
+                raise InferenceError(f"pretrained model {job.name!r} has no snapshot epochs (it holds one set of "
+                                     f"weights); leave snapshot_epoch empty", 400, "BadRequest")
+            if epoch != made_from:
+                raise InferenceError(f"pretrained model {job.name!r} holds one set of weights, made from epoch "
+                                     f"{made_from}; snapshot_epoch {epoch:g} does not apply", 400, "BadRequest")
         return job.model_spec(), None
     epochs = job.snapshot_epochs()
     if not epochs:

@@ -9,6 +9,7 @@ and the weights are read with torch.load(weights_only=True) and must fit it comp
 """
 import json
 import os
+import re
 from collections import OrderedDict
 
 import torch
@@ -46,8 +47,8 @@ def configure_threads(count=None):
 def _stamp(path):
     try:
         return os.stat(path).st_mtime_ns
-    except OSError as exc:
-        raise ModelError(f'cannot read "{path}": {exc.strerror or exc}', status=404) from None
+    except OSError as exc:   # the file's name only: users never see the server's folders
+        raise ModelError(f'cannot read "{os.path.basename(path)}": {exc.strerror or exc}', status=404) from None
 
 
 def cache_key(spec):
@@ -83,9 +84,58 @@ class LoadedModel:
 
 
 def load_model(spec, device):
-    """Builds the network of a model spec and loads its weights; raises ModelError saying why not."""
+    """Builds the network of a model spec and loads its weights; raises ModelError saying why not,
+    naming files as the user knows them (spec "names": {file in the folder: uploaded name}), never by
+    their place on the server."""
+    try:
+        return _load_model(spec, device)
+    except ModelError as exc:
+        raise ModelError(shown_paths(str(exc), spec), exc.status) from None
+
+
+def shown_paths(message, spec):
+    """message with the model folder's files named as users know them (and no server folder)."""
+    names = dict(spec.get("names") or {})
+    names.setdefault(os.path.basename(spec["weights"]), os.path.basename(spec["weights"]))
+    for folder in dict.fromkeys((spec["dir"], os.path.realpath(spec["dir"]))):
+        for name, shown in names.items():
+            message = message.replace(os.path.join(folder, name), shown)
+        message = message.replace(folder.rstrip(os.sep) + os.sep, "")
+    return message
+
+
+def weights_name(spec):
+    name = os.path.basename(spec["weights"])
+    return (spec.get("names") or {}).get(name, name)
+
+
+def _read_weights(spec):
+    from digits.model import snapshot
+    try:
+        return snapshot.load_weights(spec["weights"])
+    except ValueError as exc:
+        failure = exc.__context__   # what torch.load raised, when it did (load_weights words it for training)
+        name = weights_name(spec)
+        if failure is None:
+            raise ModelError(f"{name} holds neither a state dict (layer name → tensor) nor a training snapshot "
+                             f"with one") from None
+        if isinstance(failure, OSError) and failure.strerror:
+            raise ModelError(f"cannot read {name}: {failure.strerror}") from None
+        raise ModelError(f"{name} is not a PyTorch state dict that can be loaded safely (weights_only): "
+                         f"{_unsafe_reason(failure)}") from None
+
+
+def _unsafe_reason(failure):
+    found = re.search(r"GLOBAL ([\w.]+) was not an allowed global", str(failure))
+    if found:
+        return (f"it stores a {found.group(1)} object, and only tensors, numbers, strings and plain "
+                f"containers may be loaded (save model.state_dict() alone)")
+    return "the file is damaged or was not written by torch.save"
+
+
+def _load_model(spec, device):
     from digits.frameworks import NetworkError, build_network
-    from digits.model import preprocess, snapshot
+    from digits.model import preprocess
 
     model_dir = spec["dir"]
     try:
@@ -106,10 +156,7 @@ def load_model(spec, device):
         raise ModelError(f"cannot build the network: {exc}") from None
     except Exception as exc:  # user network code may raise anything
         raise ModelError(f"building the network raised {type(exc).__name__}: {exc}") from None
-    try:
-        weights = snapshot.load_weights(spec["weights"])
-    except ValueError as exc:
-        raise ModelError(str(exc)) from None
+    weights = _read_weights(spec)
     problem = _misfit(network.module, weights)
     if problem:
         raise ModelError(f"the weights do not fit the network: {problem}")

@@ -27,11 +27,11 @@ def bad(message):
     return InferenceError(message, 400, "BadRequest")
 
 
-def read_labels(path):
+def read_labels(path, shown_name):
     from digits.dataset.files import ListFileError
     from digits.dataset.files import read_labels as read
     try:
-        return read(path)
+        return read(path, display_name=shown_name)
     except ListFileError as exc:
         raise bad(str(exc)) from None
 
@@ -182,18 +182,24 @@ def archive_info(path):
         return {}
 
 
-def fill_from_files(job_dir, network, weights, labels, framework=None, preprocess=None, form=None, mean=None):
-    """Copies the files into job_dir; returns (framework, network file name, labels)."""
-    label_names = read_labels(labels)
-    framework, network_file = place_network(job_dir, network, framework)
+def fill_from_files(job_dir, files, framework=None, form=None):
+    """Copies the files into job_dir. files: {"network", "weights", "labels", and optionally "mean",
+    "preprocess"} → (path, the name the user gave it). Returns (framework, network file name,
+    {file in job_dir: the user's name for it}) — the names error messages use."""
+    (labels, labels_name), (weights, weights_name) = files["labels"], files["weights"]
+    mean = files.get("mean")
+    label_names = read_labels(labels, labels_name)
+    framework, network_file = place_network(job_dir, files["network"][0], framework)
     shutil.copyfile(weights, os.path.join(job_dir, WEIGHTS_FILE))
     with open(os.path.join(job_dir, LABELS_FILE), "w", encoding="utf-8") as f:
         f.write("".join(f"{name}\n" for name in label_names))
+    names = {network_file: files["network"][1], WEIGHTS_FILE: weights_name, LABELS_FILE: labels_name}
     if mean:
-        shutil.copyfile(mean, os.path.join(job_dir, MEAN_FILE))
-    if preprocess:
-        params = checked_preprocess(preprocess, len(label_names), bool(mean))
+        shutil.copyfile(mean[0], os.path.join(job_dir, MEAN_FILE))
+        names[MEAN_FILE] = mean[1]
+    if files.get("preprocess"):
+        params = checked_preprocess(files["preprocess"][0], len(label_names), bool(mean))
     else:
         params = form_preprocess(form or {}, len(label_names), bool(mean))
     write_preprocess(job_dir, params)
-    return framework, network_file, label_names
+    return framework, network_file, names

@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
 from digits.dataset.archive import ArchiveError, extract_archive
-from digits.inference.errors import InferenceError
+from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.inputs import Uploads
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
@@ -51,12 +51,14 @@ def _new_job(name):
     return job
 
 
-def _finish(job, framework, network_file, source):
-    """Checks the folder with the worker (network builds, weights fit), then registers the job Done."""
+def _finish(job, framework, network_file, source, names):
+    """Checks the folder with the worker (network builds, weights fit), then registers the job Done.
+    names: {file in the folder: the user's name for it}, for the check's error messages."""
     job.extra.update(framework=framework, network_file=network_file)
     try:
-        check = get_service().call("check", model=job.model_spec(), complete_preprocess=True)
+        check = get_service().call("check", model=dict(job.model_spec(), names=names), complete_preprocess=True)
     except InferenceError as exc:
+        exc = blame_user_code(exc)
         raise InferenceError(f"the model cannot be used: {exc}", 400 if exc.status < 500 else exc.status,
                              exc.type) from None
     info = dict(source, num_classes=check["num_classes"], input_shape=check["input_shape"],
@@ -73,12 +75,12 @@ def _finish(job, framework, network_file, source):
 
 
 def _create(name, fill):
-    """Makes the folder, runs fill(job) → (framework, network file, source), checks; cleans up on error."""
+    """Makes the folder, runs fill(job) → (framework, network file, source, names), checks; cleans up
+    on error."""
     job = None
     try:
         job = _new_job(name)
-        framework, network_file, source = fill(job)
-        return _answer(_finish(job, framework, network_file, source))
+        return _answer(_finish(job, *fill(job)))
     except InferenceError as exc:
         if job is not None:
             shutil.rmtree(job.dir, ignore_errors=True)
@@ -99,18 +101,17 @@ def create_from_files():
     width, height, job_name; ours: mean_file, use_mean, scale, crop_size."""
     def fill(job):
         with Uploads() as uploads:
-            saved = {field: uploads.save(request.files.get(field), field)
-                     for field in ("weights_file", "model_def_file", "labels_file")}
+            files = {key: (uploads.save(request.files.get(field), field), request.files[field].filename)
+                     for key, field in (("weights", "weights_file"), ("network", "model_def_file"),
+                                        ("labels", "labels_file"))}
             mean = request.files.get("mean_file")
-            mean_path = uploads.save(mean, "mean_file") if mean is not None and mean.filename else None
+            if mean is not None and mean.filename:
+                files["mean"] = (uploads.save(mean, "mean_file"), mean.filename)
             framework = (request.form.get("framework") or "").strip().lower() or None
             if framework is None:
-                framework = upload.NETWORK_SUFFIXES.get(
-                    os.path.splitext(request.files["model_def_file"].filename)[1].lower())
-            framework, network_file, _ = upload.fill_from_files(
-                job.dir, saved["model_def_file"], saved["weights_file"], saved["labels_file"], framework,
-                form=request.form, mean=mean_path)
-        return framework, network_file, {"source": "upload"}
+                framework = upload.NETWORK_SUFFIXES.get(os.path.splitext(files["network"][1])[1].lower())
+            framework, network_file, names = upload.fill_from_files(job.dir, files, framework, form=request.form)
+        return framework, network_file, {"source": "upload"}, names
     return _create(request.form.get("job_name"), fill)
 
 
@@ -131,13 +132,13 @@ def create_from_archive():
                 raise InferenceError(f"archive: {exc}", status, "BadRequest") from None
             found = upload.find_archive_files(folder)
             info = upload.archive_info(found["info"]) if found["info"] else {}
-            framework, network_file, _ = upload.fill_from_files(
-                job.dir, found["network"], found["weights"], found["labels"], info.get("framework"),
-                preprocess=found["preprocess"], form=request.form, mean=found["mean"])
+            files = {key: (path, os.path.relpath(path, folder)) for key, path in found.items() if path}
+            framework, network_file, names = upload.fill_from_files(job.dir, files, info.get("framework"),
+                                                                    form=request.form)
         source = {"source": "archive", "archive_name": request.files["archive"].filename}
         if info.get("job_id"):
             source.update(model_id=info.get("job_id"), model_name=info.get("name"), epoch=info.get("epoch"))
-        return framework, network_file, source
+        return framework, network_file, source, names
     name = request.form.get("job_name")
     return _create(name if name and name.strip() else _archive_stem(), fill)
 
@@ -172,7 +173,7 @@ def from_model(job_id):
         upload.write_preprocess(job.dir, params)
         get_service().call("export", model=spec, out_dir=job.dir, formats=["weights"])
         return framework, network_file, {"source": "model", "model_id": model.id, "model_name": model.name,
-                                         "epoch": epoch}
+                                         "epoch": epoch}, {}
     try:   # the epoch asked for (the newest when none): it names the job and is the one copied
         spec, epoch = model_spec(model, parse_epoch(request.values.get("snapshot_epoch") or request.values.get("epoch")))
     except InferenceError as exc:

@@ -49,3 +49,25 @@ def write_class_folders(root, per_class, seed, size=SIZE):
 def probe_files(world, name):
     folder = os.path.join(world.probe_dir, name)
     return [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
+
+
+def unsafe_weights():
+    """A torch.save file that torch.load(weights_only=True) refuses: it pickles an arbitrary object."""
+    import argparse
+    import io
+
+    import torch
+    buf = io.BytesIO()
+    torch.save({"model": {"w": torch.zeros(1)}, "config": argparse.Namespace(x=1)}, buf)
+    return buf.getvalue()
+
+
+def upload_model_files(client, weights, network=TORCH_NET.encode(), labels=b"blue\ngreen\nred\n",
+                       names=("weights.pt", "network.py", "labels.txt"), **fields):
+    """POST /pretrained_models/new.json with files (bytes) under the given upload names."""
+    import io
+    data = {"job_name": "uploaded", "image_type": "3", "width": str(SIZE), "height": str(SIZE),
+            "weights_file": (io.BytesIO(weights), names[0]), "model_def_file": (io.BytesIO(network), names[1]),
+            "labels_file": (io.BytesIO(labels), names[2])}
+    data.update(fields)
+    return client.post("/pretrained_models/new.json", data=data)

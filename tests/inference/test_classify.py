@@ -147,3 +147,9 @@ def test_large_uploads_travel_as_temp_files(world, client, monkeypatch):
     as_file = classify_one(client, world.torch_model.id, path)
     assert as_file.status_code == 200, as_file.data
     assert as_file.get_json() == inline
+    # a bad one is named as uploaded, not by the server's temp file
+    data = {"job_id": world.torch_model.id, "image_file": (io.BytesIO(b"not a picture" * 4), "notes.png")}
+    refused = client.post(f"{URL}/classify_one.json", data=data)
+    assert refused.status_code == 400
+    message = refused.get_json()["error"]["message"]
+    assert message == 'image_file: "notes.png": not an image file (unrecognized format)', message

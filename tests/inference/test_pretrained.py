@@ -1,6 +1,5 @@
 """Pretrained models: made from a model, uploaded as files or an archive, refused when unsafe or
 unusable, and used to start new models (weights transferred by layer name and shape)."""
-import argparse
 import io
 import json
 import os
@@ -13,7 +12,7 @@ import pytest
 import torch
 
 from tests.helpers import ROOT, login, wait_status
-from tests.inference.kit import CAFFE_NET, TORCH_NET, probe_files
+from tests.inference.kit import CAFFE_NET, TORCH_NET, probe_files, unsafe_weights
 
 URL = "/models/images/classification"
 
@@ -155,12 +154,6 @@ def test_caffe_upload_takes_the_scale_of_the_data_layer(world, client, from_caff
     assert not os.path.exists(job.dir)
 
 
-def _unsafe_weights():
-    buf = io.BytesIO()
-    torch.save({"model": {"w": torch.zeros(1)}, "config": argparse.Namespace(x=1)}, buf)
-    return buf.getvalue()
-
-
 def _count_pretrained(world):
     return sum(1 for j in world.sched.jobs.values() if j.category == "pretrained_models")
 
@@ -196,7 +189,7 @@ def test_bad_archives_are_refused(world, client, case):
     elif case == "no-labels":
         data = _archive_bytes({k: v for k, v in files.items() if k != "labels.txt"})
     elif case == "unsafe-weights":
-        data = _archive_bytes(dict(files, **{"weights.pt": _unsafe_weights()}))
+        data = _archive_bytes(dict(files, **{"weights.pt": unsafe_weights()}))
     elif case == "misfit-weights":
         data = _archive_bytes(dict(files, **{"network.py": TORCH_NET.replace("nn.Conv2d(c, 4", "nn.Conv2d(c, 5")
                                              .replace("4 * (h", "5 * (h").encode()}))
