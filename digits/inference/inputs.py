@@ -10,7 +10,8 @@ from digits.inference.errors import InferenceError
 from digits.utils.image import is_image_file
 from digits.utils.paths import PathError, resolve_user_path
 
-_LIST_LINE = re.compile(r"^(?P<path>.*\S)\s+(?P<label>\d+)$")   # DIGITS: a numeric label may end the line
+# DIGITS: a numeric label may end the line; a negative one is a bad label, not part of the path
+_LIST_LINE = re.compile(r"^(?P<path>.*\S)\s+(?P<label>-?\d+)$")
 MAX_LIST_BYTES = 64 * 1024 * 1024
 INLINE_BYTES = 4 * 1024 * 1024   # uploads up to this size go to the worker inside the request line
 
@@ -72,9 +73,9 @@ def parse_image_list(text, roots, base_folder=None, num_classes=None, limit=None
             break
         match = _LIST_LINE.match(line)
         name, label = (match.group("path"), int(match.group("label"))) if match else (line, None)
-        if label is not None and num_classes is not None and label >= num_classes:
-            items.append(Item(name, error=f"line {number}: label {label} is not a class of this model "
-                                          f"(0..{num_classes - 1})"))
+        if label is not None and (label < 0 or (num_classes is not None and label >= num_classes)):
+            classes = f"0..{num_classes - 1}" if num_classes is not None else "class ids start at 0"
+            items.append(Item(name, error=f"line {number}: label {label} is not a class of this model ({classes})"))
             continue
         full = name if os.path.isabs(os.path.expanduser(name)) or not base_folder else os.path.join(base_folder, name)
         if not os.path.isabs(os.path.expanduser(full)):

@@ -66,13 +66,15 @@ def test_folder_of_class_subfolders_gives_labels(world, client):
 
 
 def test_relative_paths_num_test_images_and_bad_lines(world, client):
-    lines = ["red/000.png 2", "green/000.png", "red/001.png 9", "missing.png 0", "/etc/hostname 1", "blue/000.png 0"]
+    lines = ["red/000.png 2", "green/000.png", "red/001.png 9", "missing.png 0", "/etc/hostname 1", "blue/000.png 0",
+             "blue/001.png -1"]
     response = post_list(client, world.torch_model.id, lines, image_folder=world.probe_dir)
     assert response.status_code == 200, response.data
     data = response.get_json()
     assert sorted(data["classifications"]) == ["blue/000.png", "green/000.png", "red/000.png"]
     errors = {e["path"]: e["error"] for e in data["errors"]}
     assert "label 9 is not a class" in errors["red/001.png"]
+    assert "label -1 is not a class of this model (0..2)" in errors["blue/001.png"]   # not a path "… -1"
     assert "does not exist" in errors["missing.png"]
     assert "outside the folders" in errors["/etc/hostname"]
     assert data["count"] == 2 and data["top1_accuracy"] == 100.0   # unlabelled green line not scored
