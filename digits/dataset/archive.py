@@ -74,8 +74,10 @@ def check_archive_opens(path):
         raise ArchiveError(f"not a readable .zip or .tar archive ({exc})") from None
 
 
-def check_archive(path, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):
-    """Validates the listing; returns (file count, total bytes). Raises ArchiveError."""
+def check_archive(path, max_bytes, max_entries=DEFAULT_MAX_ENTRIES, class_folders=True):
+    """Validates the listing; returns (file count, total bytes). Raises ArchiveError.
+
+    class_folders: the archive must hold a dataset's class folders (not so for a model archive)."""
     try:
         archive, entries = _entries(path)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
@@ -89,8 +91,9 @@ def check_archive(path, max_bytes, max_entries=DEFAULT_MAX_ENTRIES):
         raise ArchiveError(f"archive expands to {total} bytes, more than the limit of {max_bytes}")
     if not files:
         raise ArchiveError("archive holds no files")
-    _check_class_folders([parts for parts, _, is_dir, _ in entries if not is_dir],
-                         [parts for parts, _, is_dir, _ in entries if is_dir])
+    if class_folders:
+        _check_class_folders([parts for parts, _, is_dir, _ in entries if not is_dir],
+                             [parts for parts, _, is_dir, _ in entries if is_dir])
     return len(files), total
 
 
@@ -126,7 +129,8 @@ def extract_archive(path, dest, max_bytes, max_entries=DEFAULT_MAX_ENTRIES, on_p
     An archive whose content sits in one top-level folder ("flowers/daisy/1.jpg") yields that folder.
     on_progress(bytes written, bytes in all) is called as the content is written.
     """
-    _, total = check_archive(path, max_bytes, max_entries)
+    # The class-folder rule was applied at submit time for datasets; model archives have none.
+    _, total = check_archive(path, max_bytes, max_entries, class_folders=False)
     os.makedirs(dest, exist_ok=True)
     written = 0
     root = os.path.realpath(dest)
