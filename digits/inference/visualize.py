@@ -65,6 +65,9 @@ def visualizations(loaded, batch):
     for index, (name, layer_type, sub) in enumerate(layers):
         params = sum(p.numel() for p in sub.parameters())
         weight = _weight(sub)
+        if weight is None:
+            weight = _running_statistics(sub)
+            params = 0 if weight is None else weight.numel()
         if weight is not None:
             entries.append(_entry(name, layer_type, params, "Weights", weight))
         if index in outputs:
@@ -78,6 +81,15 @@ def _weight(module):
         return weight.detach().float().cpu()
     first = next(module.parameters(), None)
     return first.detach().float().cpu() if first is not None else None
+
+
+def _running_statistics(module):
+    """A BatchNorm without a scale (Caffe's BatchNorm layer alone) has no parameters, only its running mean
+    and variance (buffers; Caffe's blobs): those are what it learned, shown as its weights — 2×C, mean first."""
+    mean, var = getattr(module, "running_mean", None), getattr(module, "running_var", None)
+    if isinstance(mean, torch.Tensor) and isinstance(var, torch.Tensor) and mean.shape == var.shape:
+        return torch.stack([mean, var]).detach().float().cpu()
+    return None
 
 
 def _entry(name, layer_type, param_count, vis_type, data):
