@@ -211,7 +211,14 @@ class ModelCache:
     """Loaded models, least recently used dropped first, keyed by cache_key(spec)."""
 
     def __init__(self, size=None, device=None):
-        self.size = max(1, int(size or os.environ.get("DIGITS_INFERENCE_CACHE") or DEFAULT_CACHE_SIZE))
+        """size: how many models stay loaded (else env DIGITS_INFERENCE_CACHE, else DEFAULT_CACHE_SIZE)."""
+        value = size or os.environ.get("DIGITS_INFERENCE_CACHE") or DEFAULT_CACHE_SIZE
+        try:
+            self.size = int(value)
+        except ValueError:
+            self.size = 0
+        if self.size < 1:
+            raise ValueError(f"DIGITS_INFERENCE_CACHE must be a whole number of models, at least 1; got {value!r}")
         self.device = device or pick_device()
         self._models = OrderedDict()
         self.loads = 0

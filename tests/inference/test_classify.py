@@ -153,3 +153,13 @@ def test_large_uploads_travel_as_temp_files(world, client, monkeypatch):
     assert refused.status_code == 400
     message = refused.get_json()["error"]["message"]
     assert message == 'image_file: "notes.png": not an image file (unrecognized format)', message
+
+
+def test_anonymous_classify_as_in_the_api_walkthrough(world):
+    """API.md: curl .../classify_one.json -XPOST -F job_id=<model id> -F image_file=@digit.png — no login."""
+    anonymous = world.app.test_client()
+    response = classify_one(anonymous, world.torch_model.id, probe_files(world, "blue")[1])
+    assert response.status_code == 200, response.data
+    data = response.get_json()
+    assert set(data) == {"predictions", "snapshot_epoch"}
+    assert data["predictions"][0][0] == "blue" and all(len(p) == 2 for p in data["predictions"])
