@@ -99,6 +99,9 @@ def _register_hooks(app):
 
 
 def _error_response(code, message, type_):
-    if wants_json() or request.method not in ("GET", "HEAD"):
+    # A browser that posted a plain form (an upload over the size limit ...) is navigating: it gets a
+    # page; fetch() calls and scripts get JSON.
+    navigating = request.headers.get("Sec-Fetch-Mode") == "navigate"
+    if wants_json() or (request.method not in ("GET", "HEAD") and not navigating):
         return json_error(message, code, type_)
     return render_template("error.html", code=code, message=message), code

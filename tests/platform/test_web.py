@@ -1,4 +1,5 @@
 """REST and pages common to all jobs: identity, owners, traversal, bad input, Socket.IO."""
+import io
 import os
 
 import pytest
@@ -133,6 +134,18 @@ def test_files_serves_job_files(fake_app, jobs_dir):
     wait_status(job, Status.DONE)
     response = alice.get(f"/files/{job.id}/step0.log")
     assert response.status_code == 200 and b"log line for step 0" in response.data
+
+
+def test_a_browser_form_post_error_is_a_page(make_app):
+    client = login(make_app(max_upload_bytes=100).test_client())
+    browser = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "same-origin", "Accept": "text/html"}
+    response = client.post("/datasets/images/classification", headers=browser,
+                           data={"folder_train_archive": (io.BytesIO(b"x" * 1000), "big.zip")})
+    assert response.status_code == 413 and response.mimetype == "text/html"
+    assert 'id="error-message"' in response.get_data(as_text=True)
+    script = client.post("/datasets/images/classification.json",
+                         data={"folder_train_archive": (io.BytesIO(b"x" * 1000), "big.zip")})
+    assert script.status_code == 413 and script.get_json()["error"]["type"] == "RequestEntityTooLarge"
 
 
 def test_odd_requests_get_4xx_not_500(app):
