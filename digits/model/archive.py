@@ -8,8 +8,10 @@ The archive holds everything needed to reproduce the server's predictions elsewh
                                     (preprocessed), output "logits" N×K (apply softmax)
     labels.txt, preprocess.json     class names; resize mode, size, channels, mean mode, crop, scale
     mean.binaryproto, mean.npy      the mean (Caffe's BlobProto; float32 C×H×W RGB for numpy), if used
-    info.json                       job, epoch, framework, input/output names and shapes, metrics
+    info.json                       job, kind, epoch, framework, input/output names and shapes, metrics
 Exports are made by the inference worker once per snapshot and cached in <model>/deploy/.
+A pretrained model downloads the same way (/pretrained_models/<id>/download, or under /models/): its one
+set of weights, info.json's "epoch" being the one it was made from (null when uploaded without one).
 """
 import io
 import json
@@ -29,6 +31,7 @@ from digits.inference.errors import InferenceError
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
 from digits.model.job import ImageClassificationModelJob
+from digits.pretrained_model.job import PretrainedModelJob
 from digits.utils.atomic import read_json_or_empty
 from digits.utils.routing import json_error, scheduler
 
@@ -42,12 +45,14 @@ EXPORT_FILES = ("weights.pt", "model.ts", "model.onnx")
 
 @blueprint.route("/models/<job_id>/download", methods=["GET", "POST"])
 @blueprint.route("/models/<job_id>/download.<extension>", methods=["GET", "POST"])
+@blueprint.route("/pretrained_models/<job_id>/download", methods=["GET", "POST"])
+@blueprint.route("/pretrained_models/<job_id>/download.<extension>", methods=["GET", "POST"])
 def download(job_id, extension="tar.gz"):
     if extension not in FORMATS:
         return json_error(f"unknown archive type .{extension}; use .tar, .tar.gz or .zip", 400)
     job = scheduler().get_job(job_id)
-    if not isinstance(job, ImageClassificationModelJob):
-        return json_error(f"no image classification model with id {job_id!r}", 404)
+    if not isinstance(job, (ImageClassificationModelJob, PretrainedModelJob)) or job.load_error:
+        return json_error(f"no image classification model or pretrained model with id {job_id!r}", 404)
     epoch_field = next((request.values.get(k) for k in ("epoch", "snapshot_epoch") if request.values.get(k)), None)
     try:
         spec, epoch = model_spec(job, parse_epoch(epoch_field))
@@ -66,14 +71,14 @@ def download(job_id, extension="tar.gz"):
         return response
 
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", job.name).strip("_") or job.id
-    return send_file(path, as_attachment=True, download_name=f"{name}_epoch_{epoch:g}.{extension}",
-                     max_age=0)
+    suffix = "" if epoch is None else f"_epoch_{epoch:g}"
+    return send_file(path, as_attachment=True, download_name=f"{name}{suffix}.{extension}", max_age=0)
 
 
 def deploy_files(job, spec, epoch):
     """The folder holding the snapshot's exports, made by the worker unless cached and current."""
     stamp = f"{os.stat(spec['weights']).st_mtime_ns}"
-    folder = job.path(DEPLOY_DIR, f"epoch_{epoch:g}")
+    folder = job.path(DEPLOY_DIR, "weights" if epoch is None else f"epoch_{epoch:g}")
     done_marker = os.path.join(folder, "complete.json")
     if read_json_or_empty(done_marker).get("stamp") != stamp:
         os.makedirs(job.path(DEPLOY_DIR), exist_ok=True)
@@ -104,7 +109,9 @@ def archive_members(job, epoch, folder):
     if preprocess.get("mean", "none") != "none" and mean_file:
         members.append((mean_file, job.path(mean_file)))
         members.append(("mean.npy", _mean_npy(job.path(mean_file))))
-    info = {"job_id": job.id, "name": job.name, "epoch": epoch, "framework": job.extra.get("framework"),
+    made_from = (job.extra.get("info") or {}) if epoch is None else {}   # a pretrained model's source
+    info = {"job_id": job.id, "name": job.name, "epoch": made_from.get("epoch", epoch),
+            "framework": job.extra.get("framework"), "kind": job.kind,
             "network_file": network_file, "dataset_id": job.extra.get("dataset_id"), "created": job.created,
             "exported": time.time(), "digits_version": __version__, "num_classes": preprocess.get("num_classes"),
             "input": {"name": "data", "shape": ["N", *_input_shape(preprocess)], "dtype": "float32",
@@ -115,6 +122,8 @@ def archive_members(job, epoch, folder):
                       "mean": "mean.npy" if mean_file and preprocess.get("mean", "none") != "none" else None},
             "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),
             "metrics": _metrics_at(job, epoch)}
+    if made_from:
+        info["made_from"] = made_from
     members.append(("info.json", json.dumps(info, indent=2).encode("utf-8")))
     return members
 
@@ -125,9 +134,11 @@ def _input_shape(preprocess):
 
 
 def _metrics_at(job, epoch):
-    task = job.train_task
+    task = getattr(job, "train_task", None)
+    if task is None or epoch is None:
+        return {}
     found = {}
-    for key, series in (task.metrics if task else {}).items():
+    for key, series in task.metrics.items():
         values = [v for e, v in series if e is not None and abs(e - epoch) < 1e-6]
         if values and not key.startswith("train/"):
             found[key] = values[-1]

@@ -136,7 +136,8 @@ def create_from_archive():
             framework, network_file, names = upload.fill_from_files(job.dir, files, info.get("framework"),
                                                                     form=request.form)
         source = {"source": "archive", "archive_name": request.files["archive"].filename}
-        if info.get("job_id"):
+        from_model = info.get("kind", ImageClassificationModelJob.kind) == ImageClassificationModelJob.kind
+        if info.get("job_id") and from_model:   # (a pretrained model's own archive names no model)
             source.update(model_id=info.get("job_id"), model_name=info.get("name"), epoch=info.get("epoch"))
         return framework, network_file, source, names
     name = request.form.get("job_name")

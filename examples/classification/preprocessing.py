@@ -10,6 +10,7 @@ Steps (what the dataset tools and the training tool's validation do):
      center crop to crop_size; multiply by scale; per-image standardization if "whitening"
 """
 import json
+import math
 import os
 
 import numpy as np
@@ -80,6 +81,15 @@ def load(path):
     return image.convert("RGB")
 
 
+def round_half_away(x):
+    """.5 rounds away from zero (DIGITS' Python 2 round(), which the server keeps; Python 3 rounds it to
+    even, and sizes/offsets one pixel off change the predictions)."""
+    if x < 0:
+        return -round_half_away(-x)
+    low = math.floor(x)
+    return int(low + 1 if x - low >= 0.5 else low)
+
+
 def _resample(arr, height, width):
     return np.asarray(Image.fromarray(arr).resize((width, height), Image.BILINEAR))
 
@@ -91,8 +101,8 @@ def _even_gap(target, size):
 
 def _center_crop(arr, height, width):
     h, w = arr.shape[:2]
-    top = int(round((h - height) / 2.0)) if h > height else 0
-    left = int(round((w - width) / 2.0)) if w > width else 0
+    top = round_half_away((h - height) / 2.0) if h > height else 0
+    left = round_half_away((w - width) / 2.0) if w > width else 0
     return arr[top:top + height, left:left + width]
 
 
@@ -123,19 +133,19 @@ def resize(image, height, width, channels, mode="squash"):
     wider = width_ratio > height_ratio
     if mode == "crop":
         if wider:
-            rh, rw = height, max(width, int(round(w / height_ratio)))
+            rh, rw = height, max(width, round_half_away(w / height_ratio))
         else:
-            rh, rw = max(height, int(round(h / width_ratio))), width
+            rh, rw = max(height, round_half_away(h / width_ratio)), width
         return _center_crop(_resample(arr, rh, rw), height, width)
     if mode == "fill":
         if wider:
-            rh, rw = _even_gap(height, int(round(h / width_ratio))), width
+            rh, rw = _even_gap(height, round_half_away(h / width_ratio)), width
         else:
-            rh, rw = height, _even_gap(width, int(round(w / height_ratio)))
+            rh, rw = height, _even_gap(width, round_half_away(w / height_ratio))
         arr = _resample(arr, min(rh, height), min(rw, width))
     elif mode == "half_crop":
         ratio = (width_ratio + height_ratio) / 2.0
-        rh, rw = max(1, int(round(h / ratio))), max(1, int(round(w / ratio)))
+        rh, rw = max(1, round_half_away(h / ratio)), max(1, round_half_away(w / ratio))
         if wider:
             rh = min(height, _even_gap(height, rh))
         else:

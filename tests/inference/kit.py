@@ -71,3 +71,41 @@ def upload_model_files(client, weights, network=TORCH_NET.encode(), labels=b"blu
             "labels_file": (io.BytesIO(labels), names[2])}
     data.update(fields)
     return client.post("/pretrained_models/new.json", data=data)
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "examples", "classification")
+
+
+def server_predictions(client, job_id, paths, **fields):
+    """{path: [(label, probability)]} from classify_one.json."""
+    out = {}
+    for path in paths:
+        response = client.post("/models/images/classification/classify_one.json",
+                               data={"job_id": job_id, "image_path": path, **fields})
+        assert response.status_code == 200, response.data
+        out[path] = [(label, pct / 100.0) for label, pct in response.get_json()["predictions"]]
+    return out
+
+
+def run_example(script, *args):
+    """Runs examples/classification/<script> with --json, without digits importable; its answer."""
+    import json
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *map(str, args), "--json"],
+                            capture_output=True, text=True, timeout=240, env=dict(os.environ, PYTHONPATH=""))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_same(server, local):
+    """The examples' predictions are the server's: same top-1, probabilities within 1e-4."""
+    import pytest
+    assert set(server) == set(local)
+    for path, expected in server.items():
+        got = local[path]
+        assert got[0][0] == expected[0][0], (path, got, expected)
+        got_by_label = dict(got)
+        for label, probability in expected:
+            assert got_by_label[label] == pytest.approx(probability, abs=1e-4)

@@ -2,8 +2,6 @@
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import zipfile
 
@@ -11,10 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import ROOT
-from tests.inference.kit import CLASSES, probe_files
+from tests.inference.kit import CLASSES, assert_same, probe_files, run_example, server_predictions
 
-EXAMPLES = os.path.join(ROOT, "examples", "classification")
 URL = "/models/images/classification"
 
 
@@ -68,32 +64,6 @@ def test_download_errors(world, client, path, status):
     assert client.get(path.format(id=world.torch_model.id)).status_code == status
 
 
-def _server_predictions(client, job, paths):
-    out = {}
-    for path in paths:
-        response = client.post(f"{URL}/classify_one.json", data={"job_id": job.id, "image_path": path})
-        assert response.status_code == 200, response.data
-        out[path] = [(label, pct / 100.0) for label, pct in response.get_json()["predictions"]]
-    return out
-
-
-def _run_example(args):
-    result = subprocess.run([sys.executable, *args, "--json"], capture_output=True, text=True, timeout=240,
-                            env=dict(os.environ, PYTHONPATH=""))   # examples must work without digits
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _assert_same(server, local):
-    assert set(server) == set(local)
-    for path, expected in server.items():
-        got = local[path]
-        assert got[0][0] == expected[0][0], (path, got, expected)
-        got_by_label = dict(got)
-        for label, probability in expected:
-            assert got_by_label[label] == pytest.approx(probability, abs=1e-4)
-
-
 @pytest.fixture(scope="module")
 def odd_images(world):
     """Probe images of other sizes and aspect ratios (resized by the server and the examples alike)."""
@@ -117,25 +87,20 @@ def test_use_archive_matches_the_server(world, client, tmp_path, odd_images, mod
     archive = tmp_path / "model.tar.gz"
     archive.write_bytes(download(client, job, ".tar.gz"))
     images = [probe_files(world, name)[0] for name in CLASSES] + odd_images
-    server = _server_predictions(client, job, images)
-    local = _run_example([os.path.join(EXAMPLES, "use_archive.py"), str(archive), *images, "--backend", backend])
-    _assert_same(server, local)
+    server = server_predictions(client, job.id, images)
+    local = run_example("use_archive.py", archive, *images, "--backend", backend)
+    assert_same(server, local)
 
 
 def test_example_with_explicit_files_matches_the_server(world, client, tmp_path, odd_images):
     job = world.caffe_model
     with zipfile.ZipFile(io.BytesIO(download(client, job, ".zip", epoch="1"))) as archive:
         archive.extractall(tmp_path)
-    server = {}
-    for path in odd_images:
-        response = client.post(f"{URL}/classify_one.json", data={"job_id": job.id, "image_path": path,
-                                                                 "snapshot_epoch": "1"})
-        server[path] = [(label, pct / 100.0) for label, pct in response.get_json()["predictions"]]
+    server = server_predictions(client, job.id, odd_images, snapshot_epoch="1")
     for model_file in ("model.ts", "model.onnx"):
-        local = _run_example([os.path.join(EXAMPLES, "example.py"), "--model", str(tmp_path / model_file),
-                              "--preprocess", str(tmp_path / "preprocess.json"), "--labels",
-                              str(tmp_path / "labels.txt"), "--mean", str(tmp_path / "mean.npy"), *odd_images])
-        _assert_same(server, local)
+        local = run_example("example.py", "--model", tmp_path / model_file, "--preprocess", tmp_path / "preprocess.json",
+                            "--labels", tmp_path / "labels.txt", "--mean", tmp_path / "mean.npy", *odd_images)
+        assert_same(server, local)
 
 
 def test_exports_are_cached_per_snapshot(world, client):
