@@ -64,7 +64,7 @@ class InferenceService:
                 tail = " | ".join(list(self._stderr_tail)[-3:])
                 raise InferenceError(f"the inference worker stopped during the request ({exc}, exit code {code})"
                                      f"{': ' + tail if tail else ''}; a new worker starts with the next request",
-                                     500, "WorkerCrashed") from None
+                                     500, "WorkerCrashed", exit_code=code) from None
             except _TimedOut:
                 self._stop()
                 raise InferenceError(f"inference did not finish within {timeout:g} s; the worker was stopped "

@@ -4,7 +4,7 @@ import itertools
 from flask import Blueprint, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
-from digits.inference.errors import InferenceError
+from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.service import get_service
 from digits.model.forms import ModelForm
 from digits.model.job import ImageClassificationModelJob
@@ -173,8 +173,11 @@ def _dataset_shape(dataset):
 def _build_in_worker(framework, text, input_shape, num_classes, timeout, graph=False):
     """Networks are built in the inference worker: a user's Python network runs there, and the
     web server never loads torch (an import or a build would stall every page for seconds)."""
-    return get_service().call("network", timeout=timeout, framework=framework, text=text,
-                              input_shape=list(input_shape), num_classes=num_classes, graph=graph)
+    try:
+        return get_service().call("network", timeout=timeout, framework=framework, text=text,
+                                  input_shape=list(input_shape), num_classes=num_classes, graph=graph)
+    except InferenceError as exc:
+        raise blame_user_code(exc) from None
 
 
 def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
