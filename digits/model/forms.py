@@ -5,23 +5,45 @@ check_settings), so a bad value is a form error on its field rather than a job t
 """
 import math
 
+from flask import has_app_context
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from digits.model.solver import SolverError, check_settings
+from digits.status import Status
 from digits.utils.forms import DataRequired, float_list, int_list
+from digits.utils.routing import scheduler
 
 MAX_SWEEP_JOBS = 100     # one job per (batch size, learning rate): a typo must not queue thousands
 MAX_NAME_LENGTH = 200
+FALSE_VALUES = ("false", "False", "0", "", "off", "no")   # an unticked box sends nothing; REST clients may send these
 
 SOLVERS = [("SGD", "SGD (stochastic gradient descent)"), ("NESTEROV", "Nesterov's accelerated gradient"),
            ("ADAGRAD", "AdaGrad"), ("RMSPROP", "RMSprop"), ("ADADELTA", "AdaDelta"), ("ADAM", "Adam")]
 LR_POLICIES = [("fixed", "Fixed"), ("step", "Step down"), ("multistep", "Step down (arbitrary steps)"),
                ("exp", "Exponential decay"), ("inv", "Inverse decay"), ("poly", "Polynomial decay"),
                ("sigmoid", "Sigmoid decay")]
+# Fields that only matter for one choice of another field. The page hides them for the other choices,
+# so a value left there (a typo, an earlier policy's) must not block Create: they are not validated then.
+POLICY_FIELDS = {"step": ("lr_step_size", "lr_step_gamma"), "multistep": ("lr_multistep_values", "lr_multistep_gamma"),
+                 "exp": ("lr_exp_gamma",), "inv": ("lr_inv_gamma", "lr_inv_power"), "poly": ("lr_poly_power",),
+                 "sigmoid": ("lr_sigmoid_step", "lr_sigmoid_gamma")}
+SOLVER_FIELDS = {"RMSPROP": ("rms_decay",)}
+HSV_FIELDS = ("aug_hsv_h", "aug_hsv_s", "aug_hsv_v")
+CONDITIONAL_FIELDS = frozenset(n for names in (*POLICY_FIELDS.values(), *SOLVER_FIELDS.values(), HSV_FIELDS)
+                               for n in names)
 METHODS = [("standard", "Standard network"), ("previous", "Previous network"), ("pretrained", "Pretrained model"),
            ("custom", "Custom network")]
+
+
+def pretrained_models():
+    """The server's usable pretrained models, newest first ([] outside a request, e.g. in scripts)."""
+    if not has_app_context():
+        return []
+    jobs = scheduler().jobs.values()
+    return sorted((j for j in jobs if j.category == "pretrained_models" and j.status == Status.DONE),
+                  key=lambda j: j.created, reverse=True)
 
 
 def _list_of(parse, minimum, name):
@@ -35,6 +57,20 @@ def _list_of(parse, minimum, name):
         if any(v < minimum or (minimum == 0 and v <= 0) for v in values):
             raise ValidationError(f"{name} must be {'positive' if minimum == 0 else f'at least {minimum}'}")
     return check
+
+
+def _increasing_percentages(form, field):
+    # Caffe's multistep moves to the next step value only once the previous one is passed, and a
+    # step at 100% or later never happens: DIGITS' rule, with the reason in the message.
+    if field.errors:
+        return   # not numbers: already said
+    values = float_list(field.data)
+    outside = [v for v in values if not 0 < v < 100]
+    if outside:
+        raise ValidationError(f"step values are percentages of the training: each must be between 0 and 100 "
+                              f"(both excluded), got {', '.join(f'{v:g}' for v in outside)}")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValidationError(f"step values must increase from one to the next (e.g. 50,85), got {field.data}")
 
 
 def _open_unit_interval(form, field):
@@ -70,7 +106,8 @@ class ModelForm(FlaskForm):
     lr_step_size = FloatField("Step size (% of training)", default=33, validators=[Optional(), NumberRange(0.001, 100)])
     lr_step_gamma = FloatField("Gamma", default=0.1, validators=[Optional(), NumberRange(min=0)])
     lr_multistep_values = StringField("Step values (% of training)", default="50,85",
-                                      validators=[Optional(), _list_of(float_list, 0, "step values")])
+                                      validators=[Optional(), _list_of(float_list, 0, "step values"),
+                                                  _increasing_percentages])
     lr_multistep_gamma = FloatField("Gamma", default=0.5, validators=[Optional(), NumberRange(min=0)])
     lr_exp_gamma = FloatField("Gamma", default=0.95, validators=[Optional(), NumberRange(min=0)])
     lr_inv_gamma = FloatField("Gamma", default=0.1, validators=[Optional(), NumberRange(min=0)])
@@ -82,7 +119,7 @@ class ModelForm(FlaskForm):
     crop_size = IntegerField("Crop size", validators=[Optional(), NumberRange(1, 8192)])
     use_mean = SelectField("Subtract mean", choices=[("none", "None"), ("image", "Image"), ("pixel", "Pixel")],
                            default="image")
-    shuffle = BooleanField("Shuffle training data", default=True, false_values=("false", "0", "", "off"))
+    shuffle = BooleanField("Shuffle training data", default=True, false_values=FALSE_VALUES)
     aug_flip = SelectField("Flipping", default="none", choices=[
         ("none", "None"), ("fliplr", "Horizontal"), ("flipud", "Vertical"), ("fliplrud", "Horizontal and/or vertical")])
     aug_quad_rot = SelectField("Quadrilateral rotation", default="none", choices=[
@@ -91,8 +128,8 @@ class ModelForm(FlaskForm):
     aug_scale = FloatField("Rescale (stddev)", default=0, validators=[Optional(), NumberRange(0, 1)])
     aug_noise = FloatField("Noise (stddev)", default=0, validators=[Optional(), NumberRange(0, 1)])
     aug_contrast = FloatField("Contrast (factor)", default=0, validators=[Optional(), NumberRange(0, 5)])
-    aug_whitening = BooleanField("Whitening", default=False)
-    aug_hsv_use = BooleanField("HSV shifting", default=False)
+    aug_whitening = BooleanField("Whitening", default=False, false_values=FALSE_VALUES)
+    aug_hsv_use = BooleanField("HSV shifting", default=False, false_values=FALSE_VALUES)
     aug_hsv_h = FloatField("Hue", default=0.02, validators=[Optional(), NumberRange(0, 0.5)])
     aug_hsv_s = FloatField("Saturation", default=0.04, validators=[Optional(), NumberRange(0, 0.5)])
     aug_hsv_v = FloatField("Value", default=0.06, validators=[Optional(), NumberRange(0, 0.5)])
@@ -106,30 +143,52 @@ class ModelForm(FlaskForm):
     standard_networks = SelectField("Standard network", choices=[], default="lenet", validate_choice=False)
     previous_networks = StringField("Previous model (job id)", validators=[Optional()])
     previous_network_snapshot = IntegerField("Snapshot epoch", validators=[Optional(), NumberRange(min=0)])
-    pretrained_networks = StringField("Pretrained model (job id)", validators=[Optional()])
+    # A pick list of the server's pretrained models; any id is still accepted (REST clients post one),
+    # the view checks it names a pretrained model.
+    pretrained_networks = SelectField("Pretrained model", choices=[], validators=[Optional()], validate_choice=False)
     pretrained_lr_multiplier = FloatField("Learning-rate multiplier for transferred layers", default=1.0,
                                           validators=[Optional(), NumberRange(0, 10)])
     custom_network = TextAreaField("Custom network", validators=[Optional()])
 
     server_gpus = ()   # the scheduler's GPU indices, set by the view
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pretrained_networks.choices = [("", "— choose a pretrained model —")] + [
+            (job.id, f"{job.name} ({job.id})") for job in pretrained_models()]
+
     def validate(self, extra_validators=None):
-        valid = super().validate(extra_validators)
-        return self._check_solver() and self._check_sweep() and valid
+        super().validate(extra_validators)
+        self._forget_unused_fields()
+        self._check_solver()
+        self._check_sweep()
+        return not self.errors
+
+    def unused_fields(self):
+        """Names of the fields the chosen LR policy, solver and HSV switch leave unused (hidden on the page)."""
+        chosen = set(POLICY_FIELDS.get(self.lr_policy.data, ())) | set(SOLVER_FIELDS.get(self.solver_type.data, ()))
+        if self.aug_hsv_use.data:
+            chosen.update(HSV_FIELDS)
+        return sorted(CONDITIONAL_FIELDS - chosen)
+
+    def _forget_unused_fields(self):
+        for name in self.unused_fields():
+            field = self[name]
+            if field.errors:   # an unusable value nobody will use: back to the default, no error
+                field.errors, field.data = [], field.default
 
     def _check_solver(self):
         """The limits training applies (solver.check_settings), for each learning rate of a sweep."""
         fields = (self.solver_type, self.learning_rate, self.momentum, self.weight_decay, self.rms_decay)
         if any(f.errors for f in fields):
-            return True   # already reported on the field
+            return   # already reported on the field
         for rate in float_list(self.learning_rate.data):
             try:
                 check_settings(self.solver_type.data, rate, self.momentum.data, self.weight_decay.data,
                                self.rms_decay.data)
             except SolverError as exc:
                 getattr(self, exc.field or "solver_type").errors.append(str(exc))
-                return False
-        return True
+                return
 
     def sweep(self):
         """(batch sizes, learning rates) of the jobs to create: one job per pair."""
@@ -137,15 +196,13 @@ class ModelForm(FlaskForm):
 
     def _check_sweep(self):
         if self.batch_size.errors or self.learning_rate.errors:
-            return True
+            return
         sizes, rates = self.sweep()
         count = len(sizes) * len(rates)
-        if count <= MAX_SWEEP_JOBS:
-            return True
-        field = self.learning_rate if len(rates) >= len(sizes) else self.batch_size
-        field.errors.append(f"this sweep would create {count} jobs ({len(sizes)} batch sizes × {len(rates)} "
-                            f"learning rates); at most {MAX_SWEEP_JOBS}")
-        return False
+        if count > MAX_SWEEP_JOBS:
+            field = self.learning_rate if len(rates) >= len(sizes) else self.batch_size
+            field.errors.append(f"this sweep would create {count} jobs ({len(sizes)} batch sizes × {len(rates)} "
+                                f"learning rates); at most {MAX_SWEEP_JOBS}")
 
     def validate_select_gpus(self, field):
         wanted = []

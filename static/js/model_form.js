@@ -1,4 +1,4 @@
-/* New-model form: show the fields of the chosen LR policy / network method, previews. */
+/* New-model form: show the fields of the chosen LR policy / solver / network method, previews. */
 (function () {
   "use strict";
   const form = document.getElementById("model-form");
@@ -8,10 +8,14 @@
   function toggle(selector, attr, value) {
     document.querySelectorAll(selector).forEach(el => { el.hidden = el.dataset[attr] !== value; });
   }
-  const policy = $("lr_policy"), method = $("method");
-  const refresh = () => { toggle(".lr-params", "policy", policy.value); toggle(".method-pane", "method", method.value); };
-  policy.addEventListener("change", refresh);
-  method.addEventListener("change", refresh);
+  const policy = $("lr_policy"), method = $("method"), solver = $("solver_type"), hsv = $("aug_hsv_use");
+  const refresh = () => {
+    toggle(".lr-params", "policy", policy.value);
+    toggle(".method-pane", "method", method.value);
+    toggle(".solver-params", "solver", solver.value);
+    if (hsv && $("hsv-params")) $("hsv-params").hidden = !hsv.checked;
+  };
+  [policy, method, solver, hsv].forEach(el => { if (el) el.addEventListener("change", refresh); });
   refresh();
 
   document.querySelectorAll(".pick-previous").forEach(a => a.addEventListener("click", e => {
@@ -19,15 +23,64 @@
     $("previous_networks").value = a.dataset.id;
   }));
 
+  /* ---------- messages of a preview next to the fields they are about ---------- */
+  const lrError = $("lr-preview-error");
+
+  function clearFieldErrors() {
+    form.querySelectorAll(".js-feedback").forEach(el => el.remove());
+    form.querySelectorAll(".js-invalid").forEach(el => el.classList.remove("is-invalid", "js-invalid"));
+    lrError.hidden = true;
+    lrError.textContent = "";
+  }
+
+  // Returns the messages that have no visible field to sit next to.
+  function markFields(fields) {
+    const unplaced = [];
+    Object.entries(fields).forEach(([name, messages]) => {
+      const input = form.elements[name];
+      const box = $(`field-${name}`);
+      const text = [].concat(messages).join(" ");
+      if (!input || !box || box.closest("[hidden]")) {
+        const label = input && input.labels && input.labels.length ? input.labels[0].textContent : name;
+        unplaced.push(`${label}: ${text}`);
+        return;
+      }
+      input.classList.add("is-invalid", "js-invalid");
+      const feedback = document.createElement("div");
+      feedback.className = "invalid-feedback d-block js-feedback";
+      feedback.textContent = text;
+      box.appendChild(feedback);
+    });
+    return unplaced;
+  }
+
+  function showLrError(err) {
+    const unplaced = err.fields ? markFields(err.fields) : [err.message];
+    if (!unplaced.length) unplaced.push("Fix the fields marked in red to preview the learning rate.");
+    lrError.textContent = unplaced.join(" · ");
+    lrError.hidden = false;
+  }
+
+  form.addEventListener("input", ev => {  // a corrected field loses its mark
+    if (!ev.target.classList.contains("js-invalid")) return;
+    ev.target.classList.remove("is-invalid", "js-invalid");
+    const box = $(`field-${ev.target.name}`);
+    if (box) box.querySelectorAll(".js-feedback").forEach(el => el.remove());
+  });
+
   let lrChart = null;
   $("btn-visualize-lr").addEventListener("click", async () => {
+    clearFieldErrors();
     try {
       const data = await DIGITS.request("/models/visualize-lr.json", {method: "POST", body: new FormData(form)});
       const points = data.points.percent.map((p, i) => ({x: p, y: data.points.learning_rate[i]}));
       if (lrChart) lrChart.destroy();
       lrChart = new Chart($("lr-preview"), {type: "line", data: {datasets: [{label: "learning rate", data: points, pointRadius: 0}]},
         options: {animation: false, maintainAspectRatio: false, scales: {x: {type: "linear", title: {display: true, text: "% of training"}}}}});
-    } catch (e) { alert(e.message); }
+    } catch (err) {
+      if (lrChart) { lrChart.destroy(); lrChart = null; }   // an old curve would pass for the new settings
+      showLrError(err);
+    }
   });
 
   $("btn-visualize-network").addEventListener("click", async () => {
@@ -48,6 +101,10 @@
       $("custom_network").value = data.text;
       method.value = "custom";
       refresh();
-    } catch (e) { alert(e.message); }
+    } catch (e) {
+      const box = $("network-graph");
+      box.hidden = false;
+      box.textContent = e.message;
+    }
   });
 })();

@@ -1,8 +1,12 @@
 """Model form checks that must answer 400 on the right field before any job exists: GPUs, solver
 limits, sweep size, names, crop size — and the augmentation fields reaching train_config.json."""
 import json
+import re
 
 import pytest
+
+from digits.pretrained_model.job import PretrainedModelJob
+from digits.status import Status
 
 from tests.helpers import login
 
@@ -42,8 +46,8 @@ def test_gpu_choice_is_checked_against_the_server(make_app, gpus, fields, field,
     ({"momentum": "-0.1"}, "momentum", ""),
     ({"solver_type": "NESTEROV", "momentum": "0"}, "momentum", "NESTEROV"),
     ({"solver_type": "RMSPROP", "rms_decay": "1"}, "rms_decay", "between 0 and 1"),
-    ({"rms_decay": "0"}, "rms_decay", "between 0 and 1"),
-    ({"rms_decay": "nan"}, "rms_decay", ""),
+    ({"solver_type": "RMSPROP", "rms_decay": "0"}, "rms_decay", "between 0 and 1"),
+    ({"solver_type": "RMSPROP", "rms_decay": "nan"}, "rms_decay", ""),
     ({"weight_decay": "-0.001"}, "weight_decay", ""),
     ({"weight_decay": "nan"}, "weight_decay", ""),
 ])
@@ -91,3 +95,98 @@ def test_accepted_form_stores_augmentation_and_ignores_gpu_count_on_cpu(env):
         ("RMSPROP", 0.9, 0, 2)
     # a CPU-only server trains in one CPU slot whatever count was asked for (never waits for GPUs)
     assert job.train_task.resources == {"gpu": 1}
+
+
+def _only_dataset_refused(app, **fields):
+    """A form whose fields all pass: the only error left is the dataset lookup that comes after them."""
+    response = login(app.test_client()).post(URL, data=dict(LENET, **fields))
+    assert response.status_code == 400, response.data
+    errors = response.get_json()["errors"]
+    assert list(errors) == ["dataset"], errors
+
+
+@pytest.mark.parametrize("fields", [
+    {"lr_policy": "step", "lr_multistep_values": "abc", "lr_sigmoid_step": "500", "lr_exp_gamma": "x"},
+    {"lr_policy": "multistep", "lr_step_size": "abc", "lr_multistep_values": "20,50"},
+    {"lr_policy": "fixed", "lr_step_size": "-1", "lr_poly_power": "-3", "lr_inv_power": "nan"},
+    {"solver_type": "SGD", "rms_decay": "0"},
+    {"solver_type": "ADAM", "rms_decay": "abc"},
+    {"aug_hsv_h": "9", "aug_hsv_s": "abc"},
+    {"aug_hsv_use": "0", "aug_hsv_v": "-1"},
+], ids=["multistep-values-under-step", "step-size-under-multistep", "under-fixed", "rms-decay-under-sgd",
+        "rms-decay-under-adam", "hsv-values-with-hsv-off", "hsv-off-as-zero"])
+def test_fields_of_policies_and_solvers_not_chosen_do_not_block(app, fields):
+    _only_dataset_refused(app, **fields)
+
+
+@pytest.mark.parametrize("fields,field,message", [
+    ({"lr_policy": "step", "lr_step_size": "abc"}, "lr_step_size", ""),
+    ({"lr_policy": "multistep", "lr_multistep_values": "abc"}, "lr_multistep_values", "comma-separated numbers"),
+    ({"lr_policy": "multistep", "lr_multistep_values": "50,20"}, "lr_multistep_values", "must increase"),
+    ({"lr_policy": "multistep", "lr_multistep_values": "50,50"}, "lr_multistep_values", "must increase"),
+    ({"lr_policy": "multistep", "lr_multistep_values": "50,100"}, "lr_multistep_values", "between 0 and 100"),
+    ({"lr_policy": "multistep", "lr_multistep_values": "0,50"}, "lr_multistep_values", ""),
+    ({"solver_type": "RMSPROP", "rms_decay": "abc"}, "rms_decay", ""),
+    ({"aug_hsv_use": "1", "aug_hsv_h": "9"}, "aug_hsv_h", ""),
+])
+def test_fields_of_the_chosen_policy_and_solver_are_checked(app, fields, field, message):
+    assert message in _refused(app, field, **fields)
+
+
+def test_visualize_lr_ignores_other_policies_and_explains_step_values(app):
+    client = login(app.test_client())
+    response = client.post("/models/visualize-lr.json", data={
+        "lr_policy": "step", "learning_rate": "0.1", "lr_step_size": "50", "lr_multistep_values": "abc"})
+    assert response.status_code == 200, response.data
+    rates = response.get_json()["points"]["learning_rate"]
+    assert rates[0] == pytest.approx(0.1) and any(r == pytest.approx(0.01) for r in rates)   # step at 50%
+    response = client.post("/models/visualize-lr.json", data={
+        "lr_policy": "multistep", "learning_rate": "0.1", "lr_multistep_values": "50,20", "lr_step_size": "abc"})
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert list(errors) == ["lr_multistep_values"] and "must increase" in errors["lr_multistep_values"][0]
+
+
+def _page(app):
+    response = login(app.test_client()).get("/models/images/classification/new")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_page_shows_only_the_chosen_solver_policy_and_hsv_fields(app):
+    page = _page(app)
+    # hidden before any script runs: RMS decay (solver SGD), the HSV values (off), other policies' fields
+    assert '<div class="solver-params" data-solver="RMSPROP" hidden>' in page
+    assert '<div class="row" id="hsv-params" hidden>' in page
+    assert '<div class="lr-params" data-policy="step">' in page
+    assert '<div class="lr-params" data-policy="multistep" hidden>' in page
+    assert 'id="lr-preview-error"' in page   # where Visualize LR's messages go
+
+
+def _pretrained_job(app, name, status=Status.DONE):
+    sched = app.extensions["digits"]["scheduler"]
+    job = PretrainedModelJob(sched.jobs_dir, name, "fred")
+    job.set_status(status)
+    sched.jobs[job.id] = job
+    return job
+
+
+def test_pretrained_method_offers_the_pretrained_models(app):
+    assert 'id="no-pretrained-note"' in _page(app)
+    done, broken = _pretrained_job(app, "cats-v1"), _pretrained_job(app, "half", Status.ERROR)
+    page = _page(app)
+    assert 'id="no-pretrained-note"' not in page
+    select = re.search(r'<select[^>]*id="pretrained_networks"[^>]*>(.*?)</select>', page, re.S)
+    assert select, "no pretrained model pick list"
+    assert f'value="{done.id}"' in select.group(1) and "cats-v1" in select.group(1)
+    assert broken.id not in select.group(1)
+    # REST clients still post an id; one that names no pretrained model is an error on that field
+    response = login(app.test_client()).post(URL, data=dict(LENET, method="pretrained", pretrained_networks=done.id))
+    assert list(response.get_json()["errors"]) == ["dataset"]
+
+
+def test_unknown_pretrained_id_is_a_field_error(env):
+    app, client, sched, dataset = env
+    response = client.post(URL, data=dict(LENET, dataset=dataset.id, method="pretrained", pretrained_networks="nope"))
+    assert response.status_code == 400
+    assert "no pretrained model with id 'nope'" in response.get_json()["errors"]["pretrained_networks"][0]
