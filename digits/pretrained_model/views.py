@@ -6,7 +6,7 @@ import shutil
 from flask import Blueprint, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
-from digits.dataset.archive import ArchiveError, extract_archive
+from digits.dataset.archive import ArchiveError, check_archive_opens, extract_archive
 from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.inputs import Uploads
 from digits.inference.jobs import model_spec, parse_epoch
@@ -32,11 +32,17 @@ def _answer(job):
     return redirect(job.page_url())
 
 
+# The upload page's forms by the path they post to.
+UPLOAD_FORMS = {"/pretrained_models/new": "files", "/pretrained_models/upload_archive": "archive"}
+
+
 def _fail(exc):
     if wants_json_reply():
         return json_error(str(exc), exc.status, exc.type)
-    if request.path.startswith("/pretrained_models/"):   # the upload form, shown again with the problem
-        return render_template("pretrained_models/new.html", error=str(exc), form=request.form), exc.status
+    failed = UPLOAD_FORMS.get(request.path)
+    if failed:   # that upload form shown again with the problem and the user's values (files must be re-chosen)
+        return render_template("pretrained_models/new.html", error=str(exc), failed=failed,
+                               form=request.form), exc.status
     return render_template("error.html", code=exc.status, message=str(exc)), exc.status
 
 
@@ -90,7 +96,7 @@ def _create(name, fill):
 @blueprint.route("/pretrained_models/new", methods=["GET"])
 @login_required
 def new():
-    return render_template("pretrained_models/new.html", error=None, form={})
+    return render_template("pretrained_models/new.html", error=None, failed=None, form={})
 
 
 @blueprint.route("/pretrained_models/new", methods=["POST"])
@@ -125,6 +131,7 @@ def create_from_archive():
         with Uploads() as uploads:
             path = uploads.save(request.files.get("archive"), "archive")
             folder = os.path.join(uploads.dir, "extracted")
+            _check_opens(path, request.files["archive"].filename)
             try:
                 extract_archive(path, folder, _max_bytes(), MAX_ARCHIVE_ENTRIES)
             except ArchiveError as exc:
@@ -142,6 +149,17 @@ def create_from_archive():
         return framework, network_file, source, names
     name = request.form.get("job_name")
     return _create(name if name and name.strip() else _archive_stem(), fill)
+
+
+def _check_opens(path, name):
+    """A file that is no archive at all gets a plain answer, not the tar module's attempts at each
+    compression ("method gz: ReadError(...) - method bz2: ...")."""
+    try:
+        check_archive_opens(path)
+    except ArchiveError:
+        shown = os.path.basename((name or "").replace("\\", "/")) or "the upload"
+        raise InferenceError(f"archive: {shown} is not a readable .zip or .tar archive "
+                             "(.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz)", 400, "BadRequest") from None
 
 
 def _archive_stem():
