@@ -5,6 +5,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from digits.utils.forms import DataRequired
+from digits.utils.routing import scheduler
 
 # HTML sends nothing for an unchecked box, REST clients send "0"/"false": all mean False.
 FALSE_VALUES = ("false", "False", "0", "", "no", "off")
@@ -113,6 +114,22 @@ class ImageClassificationDatasetForm(FlaskForm):
     textfile_shuffle = YesNoField("Shuffle lines", default=True)
     textfile_labels_file = FileField("Labels")
     textfile_local_labels_file = StringField("Labels")
+
+    def validate_folder_train(self, field):
+        # Both given used to let the archive win silently; the user must say which one they mean.
+        archive = self.folder_train_archive.data
+        if self.method.data == "folder" and (field.data or "").strip() and getattr(archive, "filename", None):
+            raise ValidationError("give a folder or an archive, not both: clear the folder or the upload")
+
+    @staticmethod
+    def cloned_archive(clone_id):
+        """For the clone of a dataset made from an uploaded archive: the archive's name ("" if not
+        recorded), since a browser cannot refill a file field; None for any other clone or a new form."""
+        job = scheduler().get_job(clone_id) if clone_id else None
+        params = (getattr(job, "extra", None) or {}).get("params") or {}
+        if "--archive" not in (params.get("parse_args") or []):
+            return None
+        return str(params.get("archive_name") or "")
 
     def validate_folder_pct_test(self, field):
         val = 0 if self.has_val_folder.data else (self.folder_pct_val.data or 0)

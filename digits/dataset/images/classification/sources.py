@@ -91,8 +91,11 @@ def plan(form, staging, config):
         args += ["--allowed-root", root]
     # create_db warns about train classes that unreadable files leave below this
     min_per_class = (form.folder_train_min_per_class.data or 1) if form.method.data == "folder" else 1
-    return {"parse_tool": tool, "parse_args": [str(a) for a in args], "splits": splits,
-            "image": image_params(form), "seed": seed, "min_per_class": min_per_class}
+    params = {"parse_tool": tool, "parse_args": [str(a) for a in args], "splits": splits,
+              "image": image_params(form), "seed": seed, "min_per_class": min_per_class}
+    if "--archive" in args:   # its name, for the note on a clone's form (the form data has no files)
+        params["archive_name"] = upload_name(form.folder_train_archive.data)
+    return params
 
 
 def _plan_folder(form, staging, config):
