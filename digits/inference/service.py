@@ -180,15 +180,16 @@ class InferenceService:
                 return message
 
 
-_service = None
+_services = {}
 _service_lock = threading.Lock()
 
 
-def get_service():
-    """The process-wide service (one worker per server process)."""
-    global _service
+def get_service(purpose="inference"):
+    """The process-wide service for a purpose, each with its own worker: "inference" (classify, export)
+    and "checks" (building users' networks at submit time and for Visualize), so a network that loops
+    until its timeout never holds up anybody's classification, nor empties its model cache."""
     with _service_lock:
-        if _service is None:
-            _service = InferenceService()
-            atexit.register(_service.close)
-        return _service
+        if purpose not in _services:
+            _services[purpose] = InferenceService()
+            atexit.register(_services[purpose].close)
+        return _services[purpose]

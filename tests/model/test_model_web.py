@@ -200,6 +200,33 @@ def test_previews(env):
     assert client.get("/models/networks/nope.json").status_code == 404
 
 
+def test_visualize_draws_the_posted_network_without_a_method_field(env):
+    """DIGITS' Visualize button posts framework + custom_network only."""
+    app, client, sched, dataset = env
+    text = client.get("/models/networks/lenet.json?framework=caffe").get_json()["text"]
+    renamed = text.replace('name: "ip2"', 'name: "ip2_new"').replace('top: "ip2"', 'top: "ip2_new"') \
+                  .replace('bottom: "ip2"', 'bottom: "ip2_new"')
+    response = client.post("/models/visualize-network.json", data={"framework": "caffe", "custom_network": renamed})
+    assert response.status_code == 200
+    assert "ip2_new" in {n["label"] for n in response.get_json()["graph"]["nodes"]}
+    response = client.post("/models/visualize-network.json", data={"framework": "caffe",
+                                                                    "custom_network": "layer { garbage"})
+    assert response.status_code == 400
+
+
+def test_python_network_that_never_returns_is_a_form_error_and_classify_goes_on(env, monkeypatch):
+    from digits.model.images.classification import views
+    monkeypatch.setattr(views, "NETWORK_CHECK_TIMEOUT", 3)
+    app, client, sched, dataset = env
+    source = "import time\ndef build(input_shape, num_classes):\n    while True:\n        time.sleep(0.1)\n"
+    response = _post(client, **dict(LENET, framework="torch", method="custom", custom_network=source,
+                                    model_name="loops", dataset=dataset.id))
+    assert response.status_code == 400
+    assert "not built within 3 s" in response.get_json()["errors"]["custom_network"][0]
+    from digits.inference.service import get_service
+    assert get_service("checks") is not get_service()   # a looping network holds only the checks' worker
+
+
 def test_new_model_page_renders(env):
     app, client, sched, dataset = env
     page = client.get("/models/images/classification/new")

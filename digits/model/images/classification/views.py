@@ -1,7 +1,7 @@
 """New-model form, creation (with sweeps), network and learning-rate previews."""
 import itertools
 
-from flask import Blueprint, jsonify, redirect, render_template, request
+from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
 from digits.inference.errors import InferenceError, blame_user_code
@@ -14,7 +14,7 @@ from digits.utils.routing import config, form_errors_response, json_error, sched
 
 blueprint = Blueprint("models_classification", __name__)
 NEW_URL = ImageClassificationModelJob.new_url
-NETWORK_CHECK_TIMEOUT = 120   # a user's Python network that never returns must not hold the form forever
+NETWORK_CHECK_TIMEOUT = 60   # a user's Python network that never returns must not hold the form forever
 
 
 def _classification_datasets():
@@ -90,7 +90,10 @@ def create():
         first = jobs[0]
         return jsonify({"id": first.id, "name": first.name, "status": first.status,
                         "jobs": [{"id": j.id, "name": j.name, "status": j.status} for j in jobs]})
-    return redirect(jobs[0].page_url() if len(jobs) == 1 else "/")
+    if len(jobs) == 1:
+        return redirect(jobs[0].page_url())
+    flash(f"{len(jobs)} models were created in group “{jobs[0].group}”.")
+    return redirect("/#models")
 
 
 def _form_failed(form):
@@ -174,9 +177,12 @@ def _build_in_worker(framework, text, input_shape, num_classes, timeout, graph=F
     """Networks are built in the inference worker: a user's Python network runs there, and the
     web server never loads torch (an import or a build would stall every page for seconds)."""
     try:
-        return get_service().call("network", timeout=timeout, framework=framework, text=text,
-                                  input_shape=list(input_shape), num_classes=num_classes, graph=graph)
+        return get_service("checks").call("network", timeout=timeout, framework=framework, text=text,
+                                          input_shape=list(input_shape), num_classes=num_classes, graph=graph)
     except InferenceError as exc:
+        if exc.type == "Timeout":
+            raise InferenceError(f"the network was not built within {timeout:g} s: does its code loop or wait "
+                                 "for something?", 400, "NetworkError") from None
         raise blame_user_code(exc) from None
 
 
@@ -216,6 +222,8 @@ def _train_config(form, batch_size, learning_rate, pretrained):
 @blueprint.route("/models/visualize-network.json", methods=["POST"])
 def visualize_network():
     form = _make_form(formdata=request.form)
+    if "method" not in request.form and (form.custom_network.data or "").strip():
+        form.method.data = "custom"   # DIGITS' Visualize posts only framework + custom_network
     try:
         framework, text, _, _ = _network_source(form)
     except ValueError as exc:
