@@ -1,16 +1,21 @@
-/* Live pages: Socket.IO namespace /jobs, progress bars, ETA, editable fields, job actions. */
+/* Live pages: Socket.IO namespace /jobs, progress bars, ETA, editable fields, job actions.
+   The home page's tables live in home_page.js; the model page's charts in model_page.js. */
 (function () {
   "use strict";
   const CSS = {Initialized: "secondary", Waiting: "warning", Running: "info", Done: "success", Aborted: "dark", Error: "danger"};
   const ACTIVE = ["Initialized", "Waiting", "Running"];
   const taskListeners = [];
   const jobListeners = [];
+  const dataListeners = [];
 
   function csrfToken() {
     const meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.content : "";
   }
 
+  /* JSON request; a failed reply throws an Error with a readable message, its HTTP `status`, and for
+     form validation replies ({"errors": {field: [messages]}}) `fields` = those errors, so forms can
+     show each message next to its field. */
   async function request(url, options) {
     options = Object.assign({method: "GET", headers: {}}, options || {});
     options.headers["X-CSRFToken"] = csrfToken();
@@ -19,10 +24,24 @@
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
     if (!response.ok) {
-      const message = (data.error && data.error.message) || JSON.stringify(data.errors || data) || response.statusText;
-      throw new Error(message);
+      const error = new Error(replyMessage(data, response));
+      error.status = response.status;
+      if (data.errors && typeof data.errors === "object") error.fields = data.errors;
+      throw error;
     }
     return data;
+  }
+
+  function replyMessage(data, response) {
+    if (data.error && data.error.message) return data.error.message;
+    if (data.errors && typeof data.errors === "object") {
+      const lines = [];
+      Object.entries(data.errors).forEach(([field, messages]) => {
+        [].concat(messages).forEach(m => lines.push(`${field}: ${typeof m === "string" ? m : JSON.stringify(m)}`));
+      });
+      if (lines.length) return lines.join("\n");
+    }
+    return `${response.status} ${response.statusText || "request failed"}`.trim();
   }
 
   function formatDuration(seconds) {
@@ -35,7 +54,7 @@
   }
 
   function badge(status) {
-    return `<span class="badge bg-${CSS[status] || "secondary"}">${status}</span>`;
+    return `<span class="badge bg-${CSS[status] || "secondary"}">${escapeHtml(status)}</span>`;
   }
 
   function escapeHtml(text) {
@@ -45,13 +64,19 @@
   }
 
   function setProgress(bar, percent, status) {
-    if (!bar) return;
+    if (!bar || percent == null) return;
     bar.style.width = `${percent}%`;
     bar.textContent = `${percent}%`;
     bar.parentElement.setAttribute("aria-valuenow", percent);
     const running = status === "Running";
     bar.classList.toggle("progress-bar-striped", running);
     bar.classList.toggle("progress-bar-animated", running);
+  }
+
+  function setEta(el, eta) {
+    if (!el) return;
+    el.dataset.eta = eta == null ? "" : eta;
+    el.textContent = eta == null ? "" : `${formatDuration(eta)} left`;
   }
 
   function showTimestamps(root) {
@@ -61,10 +86,18 @@
     });
   }
 
-  function connect(room) {
+  function refreshEtas() {
+    document.querySelectorAll(".task-eta[data-eta]").forEach(el => {
+      if (el.dataset.eta) el.textContent = `${formatDuration(el.dataset.eta)} left`;
+    });
+  }
+
+  /* Joins `room` on every (re)connect. Events sent before the join, or while the socket was down,
+     never reach this page: `onJoined` runs once the server has put us in the room, to catch up. */
+  function connect(room, onJoined) {
     if (typeof io === "undefined") return null;
     const socket = io("/jobs", {transports: ["websocket", "polling"]});
-    socket.on("connect", () => socket.emit("join", {room: room}));
+    socket.on("connect", () => socket.emit("join", {room: room}, () => { if (onJoined) onJoined(); }));
     return socket;
   }
 
@@ -73,142 +106,38 @@
     if (box) { box.hidden = false; box.textContent = message; } else { alert(message); }
   }
 
-  /* ---------- home page ---------- */
-  function homePage() {
-    showTimestamps();
-    refreshEtas();
-    const socket = connect("job_management");
-    if (socket) socket.on("job update", onHomeUpdate);
-    setupHomeTables();
-  }
-
-  function onHomeUpdate(msg) {
-    const rows = document.querySelectorAll(`tr[data-job-id="${msg.job_id}"]`);
-    if (msg.update === "deleted") {
-      rows.forEach(r => {
-        const pane = r.closest(".tab-pane");
-        const count = pane && document.getElementById(`count-${pane.dataset.category}`);
-        if (count) count.textContent = String(Math.max(0, parseInt(count.textContent || "1", 10) - 1));
-        r.remove();
-      });
-      return;
-    }
-    if (msg.update === "added") { addRunningRow(msg); return; }
-    if (msg.update === "progress") {
-      setProgress(document.getElementById(`progress-${msg.job_id}`), msg.percentage, "Running");
-      const eta = document.getElementById(`eta-${msg.job_id}`);
-      if (eta) {
-        eta.dataset.eta = msg.eta == null ? "" : msg.eta;
-        eta.textContent = msg.eta == null ? "" : `${formatDuration(msg.eta)} left`;
-      }
-      return;
-    }
-    if (msg.update === "status") {
-      rows.forEach(r => { const cell = r.querySelector(".badge"); if (cell) cell.outerHTML = badge(msg.status); });
-      if (!ACTIVE.includes(msg.status)) moveToDone(msg);
-      else setProgress(document.getElementById(`progress-${msg.job_id}`), msg.progress, msg.status);
-    }
-    if (msg.update === "attribute" && msg.name) {
-      rows.forEach(r => { const a = r.querySelector("a"); if (a) a.textContent = msg.name; });
-    }
-  }
-
-  function addRunningRow(msg) {
-    const table = document.querySelector(`#running-${msg.category} tbody`);
-    if (!table || document.querySelector(`#running-${msg.category} tr[data-job-id="${msg.job_id}"]`)) return;
-    const tr = document.createElement("tr");
-    tr.dataset.jobId = msg.job_id;
-    tr.innerHTML = `<td><a href="${msg.url}">${escapeHtml(msg.name)}</a></td><td>${escapeHtml(msg.owner)}</td>
-      <td>${badge(msg.status)}</td><td><div class="progress" style="height:1.2rem"><div class="progress-bar"
-      id="progress-${msg.job_id}" style="width:${msg.progress}%">${msg.progress}%</div></div></td>
-      <td class="small text-muted eta task-eta" id="eta-${msg.job_id}"></td>`;
-    table.appendChild(tr);
-    const pane = table.closest(".tab-pane");
-    pane.querySelector(".empty-state").hidden = true;
-    const count = document.getElementById(`count-${msg.category}`);
-    if (count) count.textContent = String(parseInt(count.textContent || "0", 10) + 1);
-  }
-
-  function moveToDone(msg) {
-    const running = document.querySelector(`#running-${msg.category} tr[data-job-id="${msg.job_id}"]`);
-    if (running) running.remove();
-    let table = document.querySelector(`#done-${msg.category} tbody`);
-    if (!table) { // first completed job of this kind: the page shows an empty state instead of a table
-      window.location.reload();
-      return;
-    }
-    if (table.querySelector(`tr[data-job-id="${msg.job_id}"]`)) return;
-    const tr = document.createElement("tr");
-    Object.assign(tr.dataset, {jobId: msg.job_id, group: msg.group || "", name: msg.name, owner: msg.owner || "",
-                               status: msg.status, created: msg.created});
-    tr.innerHTML = `<td class="text-muted">${escapeHtml(msg.group)}</td><td><a href="${msg.url}">${escapeHtml(msg.name)}</a></td>
-      <td>${escapeHtml(msg.owner)}</td><td>${badge(msg.status)}</td><td><span class="timestamp" data-ts="${msg.created}"></span></td>
-      <td class="text-end"><a class="btn btn-outline-secondary btn-sm" href="/clone/${msg.job_id}">Clone</a></td>`;
-    table.prepend(tr);
-    showTimestamps(tr);
-    regroup();
-  }
-
-  let sortKey = "created", sortDir = -1;
-  function setupHomeTables() {
-    document.querySelectorAll(".jobs-done th[data-sort]").forEach(th => th.addEventListener("click", () => {
-      sortDir = sortKey === th.dataset.sort ? -sortDir : 1;
-      sortKey = th.dataset.sort;
-      regroup();
-    }));
-    const filter = document.getElementById("job-filter");
-    if (filter) filter.addEventListener("input", regroup);
-    const group = document.getElementById("group-by-group");
-    if (group) group.addEventListener("change", regroup);
-    regroup();
-  }
-
-  function regroup() {
-    const query = (document.getElementById("job-filter") || {value: ""}).value.toLowerCase();
-    const byGroup = (document.getElementById("group-by-group") || {checked: false}).checked;
-    document.querySelectorAll(".jobs-done").forEach(table => {
-      table.querySelectorAll("th[data-sort]").forEach(th => {
-        th.classList.toggle("sorted-asc", th.dataset.sort === sortKey && sortDir > 0);
-        th.classList.toggle("sorted-desc", th.dataset.sort === sortKey && sortDir < 0);
-      });
-      const body = table.querySelector("tbody");
-      body.querySelectorAll(".group-row").forEach(r => r.remove());
-      const rows = Array.from(body.querySelectorAll("tr[data-job-id]"));
-      const value = (r, k) => k === "created" ? parseFloat(r.dataset.created) : (r.dataset[k] || "").toLowerCase();
-      rows.sort((a, b) => {
-        if (byGroup && a.dataset.group !== b.dataset.group) return a.dataset.group < b.dataset.group ? -1 : 1;
-        const va = value(a, sortKey), vb = value(b, sortKey);
-        return va < vb ? -sortDir : va > vb ? sortDir : 0;
-      });
-      let lastGroup = null;
-      rows.forEach(r => {
-        const text = [r.dataset.name, r.dataset.owner, r.dataset.group, r.dataset.status].join(" ").toLowerCase();
-        r.hidden = query !== "" && !text.includes(query);
-        if (byGroup && !r.hidden && r.dataset.group && r.dataset.group !== lastGroup) {
-          const head = document.createElement("tr");
-          head.className = "group-row";
-          head.innerHTML = `<td colspan="6">${escapeHtml(r.dataset.group)}</td>`;
-          body.appendChild(head);
-          lastGroup = r.dataset.group;
-        }
-        body.appendChild(r);
-      });
-    });
-  }
-
   /* ---------- job page ---------- */
   function jobPage(jobId, category) {
     showTimestamps();
     refreshEtas();
-    const runtime = document.getElementById("job-runtime");
-    if (runtime) runtime.textContent = formatDuration(runtime.dataset.seconds);
-    const socket = connect(jobId);
+    showRuntime();
+    const socket = connect(jobId, () => resync(jobId, category));
     if (socket) {
       socket.on("job update", msg => { if (msg.job_id === jobId) onJobUpdate(msg); });
       socket.on("task update", msg => { if (msg.job_id === jobId) onTaskUpdate(msg); });
     }
     setupEditable(jobId);
     setupActions(jobId, category);
+  }
+
+  /* Seconds spent Running, summed over restarts, from the status history rows (as the server does). */
+  function showRuntime() {
+    const runtime = document.getElementById("job-runtime"), body = historyBody();
+    if (!runtime || !body) return;
+    let total = 0, started = null;
+    Array.from(body.rows).forEach(row => {
+      const ts = parseFloat((row.querySelector(".timestamp") || {dataset: {}}).dataset.ts);
+      if (isNaN(ts)) return;
+      if (row.dataset.status === "Running") started = ts;
+      else if (started !== null) { total += ts - started; started = null; }
+    });
+    if (started !== null) total += Math.max(0, Date.now() / 1000 - started);
+    runtime.textContent = formatDuration(total);
+  }
+
+  function shownStatus() {
+    const el = document.getElementById("job-status");
+    return el ? el.textContent.trim() : null;
   }
 
   function onJobUpdate(msg) {
@@ -219,28 +148,40 @@
       document.getElementById("btn-resume").hidden = !["Aborted", "Error"].includes(msg.status);
       const err = document.getElementById("job-error");
       if (err) { err.hidden = !msg.error; err.textContent = msg.error || ""; }
-      const history = document.getElementById("status-history");
-      if (history) {
-        const tr = document.createElement("tr");
-        tr.innerHTML = `<td>${badge(msg.status)}</td><td>${new Date().toLocaleString()}</td>`;
-        history.appendChild(tr);
-      }
+      addHistoryRow(msg.status, Date.now() / 1000);
     }
     if (msg.update === "deleted") goHome();
     jobListeners.forEach(fn => fn(msg));
+  }
+
+  function historyBody() {
+    const table = document.getElementById("status-history");
+    return table && (table.tBodies[0] || table.appendChild(document.createElement("tbody")));
+  }
+
+  function addHistoryRow(status, ts) {
+    const body = historyBody();
+    if (!body) return;
+    const last = body.rows[body.rows.length - 1];
+    if (last && last.dataset.status === status) return;  // a status is recorded once per change
+    const tr = document.createElement("tr");
+    tr.dataset.status = status;
+    tr.innerHTML = `<td>${badge(status)}</td><td><span class="timestamp" data-ts="${ts}"></span></td>`;
+    body.appendChild(tr);
+    showTimestamps(tr);
+    showRuntime();
   }
 
   function onTaskUpdate(msg) {
     const row = document.querySelector(`#task-table tr[data-task="${msg.task}"]`);
     if (msg.update === "progress" && row) {
       setProgress(document.getElementById(`task-progress-${msg.task}`), msg.percentage, "Running");
-      const eta = row.querySelector(".task-eta");
-      eta.dataset.eta = msg.eta == null ? "" : msg.eta;
-      eta.textContent = msg.eta == null ? "" : `${formatDuration(msg.eta)} left`;
+      setEta(row.querySelector(".task-eta"), msg.eta);
     } else if (msg.update === "status" && row) {
       row.querySelector(".task-status").innerHTML = badge(msg.status);
+      row.dataset.status = msg.status;
       setProgress(document.getElementById(`task-progress-${msg.task}`), msg.progress, msg.status);
-      if (msg.status !== "Running") row.querySelector(".task-eta").textContent = "";
+      if (msg.status !== "Running") setEta(row.querySelector(".task-eta"), null);
     } else if (msg.update === "log") {
       const log = document.getElementById("log-tail");
       if (log) {
@@ -253,15 +194,38 @@
     taskListeners.forEach(fn => fn(msg));
   }
 
+  /* Brings the page up to date with /<category>/<id>.json: changes are replayed as the events that
+     were missed, so the page's listeners (reload a finished dataset, fill a model's results) react
+     to them as if they had arrived live. */
+  async function resync(jobId, category) {
+    let data;
+    try {
+      data = await request(`/${category}/${jobId}.json`);
+    } catch (e) {
+      if (e.status === 404) goHome();   // deleted while we were away
+      return;                           // unreachable: the next reconnect tries again
+    }
+    (data.tasks || []).forEach(task => {
+      const row = document.querySelector(`#task-table tr[data-task="${task.name}"]`);
+      if (!row) return;
+      if (row.dataset.status !== task.status) {
+        onTaskUpdate(Object.assign({}, task, {job_id: jobId, task: task.name, update: "status"}));
+      }
+      setProgress(document.getElementById(`task-progress-${task.name}`), task.progress, task.status);
+      setEta(row.querySelector(".task-eta"), task.status === "Running" ? task.eta : null);
+    });
+    if (shownStatus() !== data.status) onJobUpdate(Object.assign({}, data, {job_id: jobId, update: "status"}));
+    const body = historyBody();
+    if (body && Array.isArray(data.status_history)) {
+      body.innerHTML = "";
+      data.status_history.forEach(([status, ts]) => addHistoryRow(status, ts));
+    }
+    dataListeners.forEach(fn => fn(data));
+  }
+
   let leaving = false;
   function goHome() {  // the DELETE reply and the "deleted" event both lead home: navigate once
     if (!leaving) { leaving = true; window.location.href = "/"; }
-  }
-
-  function refreshEtas() {
-    document.querySelectorAll(".task-eta[data-eta]").forEach(el => {
-      if (el.dataset.eta) el.textContent = `${formatDuration(el.dataset.eta)} left`;
-    });
   }
 
   function setupEditable(jobId) {
@@ -297,8 +261,10 @@
   }
 
   window.DIGITS = {
-    request, formatDuration, escapeHtml, showTimestamps, homePage, jobPage, showError,
+    request, formatDuration, escapeHtml, showTimestamps, refreshEtas, jobPage, showError,
+    badge, setProgress, setEta, connect, ACTIVE,
     onTaskUpdate: fn => taskListeners.push(fn),
     onJobUpdate: fn => jobListeners.push(fn),
+    onJobData: fn => dataListeners.push(fn),   // the job's JSON, each time the page catches up
   };
 })();
