@@ -1,8 +1,11 @@
-/* Model page: loss/accuracy and learning-rate charts fed by Socket.IO combined_graph / lr_graph updates; GPU panel. */
+/* Model page: loss/accuracy and learning-rate charts fed by Socket.IO combined_graph / lr_graph updates;
+   GPU panel; snapshots added to the "Test the model" card as they are saved; results filled in when
+   training ends. Nothing here reloads the page, so no chart point received meanwhile is lost. */
 (function () {
   "use strict";
   const dataEl = document.getElementById("metrics-data");
   if (!dataEl) return;
+  const jobId = document.getElementById("job-page").dataset.jobId;
   const metrics = JSON.parse(dataEl.textContent || "{}");
   const SERIES = {
     "train/loss": {label: "loss (train)", color: "#1f77b4", axis: "y"},
@@ -29,13 +32,13 @@
               scales: {x: {type: "linear", title: {display: true, text: "epoch"}}}},
   });
 
-  function addPoint(chart, key, epoch, value) {
-    const ds = chart.data.datasets.find(d => d.key === key);
-    if (!ds) return false;
+  function addPoint(key, epoch, value) {
+    const ds = [combined, lrChart].flatMap(c => c.data.datasets).find(d => d.key === key);
+    if (!ds || epoch == null) return;
     const existing = ds.data.findIndex(p => p.x === epoch);
     if (existing >= 0) ds.data[existing].y = value; else ds.data.push({x: epoch, y: value});
     ds.data.sort((a, b) => a.x - b.x);
-    return true;
+    document.getElementById("chart-empty").hidden = true;
   }
 
   let pending = false;
@@ -45,26 +48,103 @@
     requestAnimationFrame(() => { combined.update(); lrChart.update(); pending = false; });
   }
 
+  /* ---- snapshots: the select used by classify, download and "Make pretrained model" ---- */
+  const select = document.getElementById("snapshot-select");
+  let userChose = false, choosing = false;   // once the user picks an epoch, new snapshots leave it be
+  if (select) select.addEventListener("change", () => { if (!choosing) userChose = true; });
+
+  function addSnapshot(epoch) {
+    if (!select || epoch == null) return;
+    const value = String(epoch);
+    if (Array.from(select.options).some(o => o.value === value)) return;
+    const option = new Option(`Epoch #${value}`, value);
+    const later = Array.from(select.options).find(o => Number(o.value) < Number(epoch));  // newest first
+    select.insertBefore(option, later || null);
+    if (!userChose) {
+      select.value = select.options[0].value;
+      choosing = true;
+      select.dispatchEvent(new Event("change"));   // inference.js moves the Download link's epoch
+      choosing = false;
+    }
+    document.getElementById("inference-body").hidden = false;
+    document.getElementById("no-snapshots").hidden = true;
+    const download = document.getElementById("btn-download");
+    if (download) download.hidden = false;
+  }
+
+  function dropSnapshotsAfter(epoch) {
+    if (!select) return;
+    Array.from(select.options).forEach(o => { if (Number(o.value) > epoch) o.remove(); });
+  }
+
+  /* ---- what the job's JSON says: after (re)joining the room, and once training is done ---- */
+  function applyJobData(data) {
+    Object.entries(data.metrics || {}).forEach(([key, points]) => points.forEach(([x, y]) => addPoint(key, x, y)));
+    (data.snapshots || []).forEach(addSnapshot);
+    redraw();
+    if (data.status === "Done" && !resultsShown) showFinalResults();
+  }
+
+  /* Results and model facts are laid out by the server (labels, rounding): take them from the page. */
+  let resultsShown = !document.getElementById("results-pending");
+  async function showFinalResults() {
+    resultsShown = true;
+    try {
+      const response = await fetch(window.location.pathname, {headers: {Accept: "text/html"}});
+      if (!response.ok) throw new Error(response.statusText);
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      ["final-results", "model-card"].forEach(id => {
+        const fresh = page.getElementById(id), here = document.getElementById(id);
+        if (fresh && here) here.innerHTML = fresh.innerHTML;
+      });
+      fillJobNames();
+    } catch (e) {
+      resultsShown = false;   // the next catch-up tries again
+    }
+  }
+
+  /* Links to the model or pretrained model this one started from show its name, not its id. */
+  function fillJobNames() {
+    document.querySelectorAll("a.job-name[data-job-id]").forEach(async a => {
+      try {
+        const data = await DIGITS.request(`/jobs/${a.dataset.jobId}/status`);
+        a.textContent = data.name;
+      } catch (e) {
+        if (e.status === 404) a.insertAdjacentText("afterend", " (deleted)");
+      }
+    });
+  }
+
   DIGITS.onTaskUpdate(msg => {
     if ((msg.update === "combined_graph" || msg.update === "lr_graph") && msg.message) {
       const m = msg.message;
       if (m.type === "resumed") {  // the run restarts after epoch m.epoch: drop what it will redo
         [combined, lrChart].forEach(c => c.data.datasets.forEach(ds => { ds.data = ds.data.filter(p => p.x <= m.epoch); }));
+        dropSnapshotsAfter(m.epoch);
       } else {
-        const key = `${m.phase}/${m.name}`;
-        addPoint(combined, key, m.epoch, m.value) || addPoint(lrChart, key, m.epoch, m.value);
-        document.getElementById("chart-empty").hidden = true;
+        addPoint(`${m.phase}/${m.name}`, m.epoch, m.value);
       }
       redraw();
+    } else if (msg.update === "snapshot" && msg.message) {
+      addSnapshot(msg.message.epoch);
     } else if (msg.update === "gpu_utilization") {
       const panel = document.getElementById("gpu-panel");
       panel.hidden = false;
       document.getElementById("gpu-stats").innerHTML = (msg.gpus || []).map(g =>
         `<div><b>GPU ${g.index}</b> ${DIGITS.escapeHtml(g.name)}<br>utilization ${g.utilization}% · memory
          ${(g.memory_used / 2 ** 30).toFixed(2)} / ${(g.memory_total / 2 ** 30).toFixed(2)} GiB · ${g.temperature} °C</div>`).join("");
-    } else if (msg.update === "snapshot" || (msg.update === "status" && msg.status === "Done")) {
-      if (!document.getElementById("snapshot-select")) window.location.reload();
     }
   });
+
+  DIGITS.onJobUpdate(async msg => {
+    if (msg.update !== "status") return;
+    if (msg.status === "Done") {
+      try { applyJobData(await DIGITS.request(`/models/${jobId}.json`)); } catch (e) { /* caught up on reconnect */ }
+    } else if (DIGITS.ACTIVE.includes(msg.status)) {
+      resultsShown = false;   // resumed: the results shown are from the earlier run
+    }
+  });
+  DIGITS.onJobData(applyJobData);
+  fillJobNames();
   window.DIGITS.charts = {combined, lrChart};
 })();
