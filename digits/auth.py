@@ -30,7 +30,7 @@ def login_required(view):
         if current_user() is None:
             if wants_json():
                 return json_error("login required: POST /login with a username first", 401)
-            return redirect(url_for("digits.login", next=request.full_path))
+            return redirect(url_for("digits.login", next=request.full_path if request.query_string else request.path))
         return view(*args, **kwargs)
     return wrapper
 
