@@ -114,8 +114,10 @@ def build_spec():
         "/models/{job_id}/download": {"get": {
             "summary": "Deploy archive (network, weights, TorchScript, ONNX, labels, mean, preprocess.json)",
             "parameters": [JOB_ID, {"name": "epoch", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {"200": {"description": "archive", "content": {"application/x-tar": {"schema": {
-                "type": "string", "format": "binary"}}}}, **_errors(400, 404, 409)}}},
+            "responses": {"200": {"description": "archive (.tar.gz without an extension)", "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("application/gzip", "application/x-tar", "application/zip")}},
+                **_errors(400, 404, 409)}}},
         "/models/{job_id}/to_pretrained.json": {"post": _op(
             "Make a pretrained model from a snapshot", JOB_REF, params=[JOB_ID], errors=[400, 401, 403, 404, 409],
             body=_form({"snapshot_epoch": {"type": "integer"}}))},

@@ -13,6 +13,7 @@ Exports are made by the inference worker once per snapshot and cached in <model>
 A pretrained model downloads the same way (/pretrained_models/<id>/download, or under /models/): its one
 set of weights, info.json's "epoch" being the one it was made from (null when uploaded without one).
 """
+import gzip
 import io
 import json
 import os
@@ -33,11 +34,15 @@ from digits.inference.service import get_service
 from digits.model.job import ImageClassificationModelJob
 from digits.pretrained_model.job import PretrainedModelJob
 from digits.utils.atomic import read_json_or_empty
+from digits.utils.blocking import run_blocking
 from digits.utils.routing import json_error, scheduler
 
 blueprint = Blueprint("model_archive", __name__)
 
 FORMATS = {"tar": "w", "tar.gz": "w:gz", "tgz": "w:gz", "zip": "zip"}
+MIMETYPES = {"tar": "application/x-tar", "tar.gz": "application/gzip", "tgz": "application/gzip",
+             "zip": "application/zip"}
+KEEP_EXPORTS = 2   # snapshots whose exports stay cached in deploy/ (each is ~1.5× a snapshot)
 DEPLOY_DIR = "deploy"
 EXPORTS = ("weights", "torchscript", "onnx")
 EXPORT_FILES = ("weights.pt", "model.ts", "model.onnx")
@@ -57,7 +62,7 @@ def download(job_id, extension="tar.gz"):
     try:
         spec, epoch = model_spec(job, parse_epoch(epoch_field))
         folder = deploy_files(job, spec, epoch)
-        path = write_archive(job, epoch, folder, extension)
+        path = run_blocking(write_archive, job, epoch, folder, extension)
     except InferenceError as exc:
         return json_error(str(exc), exc.status, exc.type)
 
@@ -72,7 +77,8 @@ def download(job_id, extension="tar.gz"):
 
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", job.name).strip("_") or job.id
     suffix = "" if epoch is None else f"_epoch_{epoch:g}"
-    return send_file(path, as_attachment=True, download_name=f"{name}{suffix}.{extension}", max_age=0)
+    return send_file(path, as_attachment=True, download_name=f"{name}{suffix}.{extension}", max_age=0,
+                     mimetype=MIMETYPES[extension])
 
 
 def deploy_files(job, spec, epoch):
@@ -89,12 +95,21 @@ def deploy_files(job, spec, epoch):
                 json.dump({"stamp": stamp, "exports": details}, f)
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(staging, folder)
+            _prune_exports(job.path(DEPLOY_DIR))
         except OSError as exc:
             raise InferenceError(f"cannot store the exported model: {exc}", 500, "Error") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
 
+
+
+def _prune_exports(deploy_dir):
+    """Keeps the exports of the most recently made snapshots; older ones are made again on demand."""
+    folders = [os.path.join(deploy_dir, n) for n in os.listdir(deploy_dir) if not n.startswith(".")]
+    folders.sort(key=lambda f: os.stat(f).st_mtime, reverse=True)
+    for old in folders[KEEP_EXPORTS:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def archive_members(job, epoch, folder):
@@ -166,14 +181,24 @@ def write_archive(job, epoch, folder, extension):
                         archive.writestr(name, content)
                     else:
                         archive.write(content, name)
+        elif FORMATS[extension] == "w:gz":
+            # gzip level 6 (tarfile's default is 9: twice the time for ~1% on weights), and no temp
+            # file name in the gzip header.
+            with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6) as gz:
+                _write_tar(gz, members)
         else:
-            with tarfile.open(path, FORMATS[extension]) as archive:
-                for name, content in members:
-                    _add_tar(archive, name, content)
+            with open(path, "wb") as raw:
+                _write_tar(raw, members)
     except OSError as exc:
         os.unlink(path)
         raise InferenceError(f"cannot write the archive: {exc}", 500, "Error") from None
     return path
+
+
+def _write_tar(fileobj, members):
+    with tarfile.open(fileobj=fileobj, mode="w") as archive:
+        for name, content in members:
+            _add_tar(archive, name, content)
 
 
 def _add_tar(archive, name, content):

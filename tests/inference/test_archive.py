@@ -103,6 +103,27 @@ def test_example_with_explicit_files_matches_the_server(world, client, tmp_path,
         assert_same(server, local)
 
 
+@pytest.mark.parametrize("suffix,mimetype", [("", "application/gzip"), (".tar.gz", "application/gzip"),
+                                             (".tar", "application/x-tar"), (".zip", "application/zip")])
+def test_archive_types_and_no_server_names_inside(world, client, suffix, mimetype):
+    response = client.get(f"/models/{world.caffe_model.id}/download{suffix}")
+    assert response.status_code == 200 and response.mimetype == mimetype
+    if mimetype == "application/gzip":
+        flags, header = response.data[3], response.data[10:64]
+        assert not flags & 0x08 or header.startswith(b"\0"), "the gzip header names a server temp file"
+        assert b"digits-download" not in response.data[:256]
+
+
+def test_only_the_newest_exports_stay_cached(world, client):
+    job = world.torch_model
+    for epoch in ("1", "2", "3"):
+        download(client, job, ".tar", epoch=epoch)
+    kept = sorted(n for n in os.listdir(os.path.join(job.dir, "deploy")) if not n.startswith("."))
+    assert kept == ["epoch_2", "epoch_3"]
+    download(client, job, ".tar", epoch="1")   # made again on demand
+    assert "epoch_1" in os.listdir(os.path.join(job.dir, "deploy"))
+
+
 def test_exports_are_cached_per_snapshot(world, client):
     job = world.torch_model
     download(client, job, ".tar", epoch="3")
