@@ -19,6 +19,8 @@ DEFAULT_MAX_ENTRIES = 2_000_000
 class ArchiveError(ValueError):
     """The archive is unreadable, unsafe or too large; the message says which entry and why."""
 
+    user_error = True
+
 
 def is_archive_name(name):
     return name.lower().endswith(ARCHIVE_SUFFIXES)

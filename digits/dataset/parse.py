@@ -12,6 +12,8 @@ from digits.utils.image import is_image_file, round_half_away
 class ParseError(ValueError):
     """The source folder or lists cannot make a dataset; the message says why."""
 
+    user_error = True   # the message alone is the job's error (no code frames): see tools.common
+
 
 def label_name(folder_name):
     # DIGITS shows "golden_retriever" as "golden retriever"

@@ -50,6 +50,8 @@ def error_message(exc, frames=EXCERPT_FRAMES):
     Python's and installed libraries' frames (torch's module machinery) are left out: the last frames
     of our own code or the user's network are the ones that tell what failed.
     """
+    if getattr(exc, "user_error", False):   # bad input, said in full by the message: where is no help
+        return str(exc)
     headline = "".join(traceback.format_exception_only(type(exc), exc)).strip() or type(exc).__name__
     own = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_library(f.filename)][-frames:]
     if not own:
