@@ -1,5 +1,6 @@
 """Model jobs: a network + solver settings trained on a dataset by `digits.tools.train`."""
 import os
+import re
 
 from digits.job import Job, register_job_kind, write_json_atomic
 from digits.task import Task
@@ -52,9 +53,19 @@ class ImageClassificationModelJob(Job):
             return ""
 
     def snapshot_epochs(self):
-        task = self.train_task
-        epochs = [s["epoch"] for s in task.snapshots] if task else []
-        return sorted(e for e in epochs if os.path.exists(self.path(snapshot_file(e))))
+        """Epochs with a snapshot file, read from the folder: the files are the truth (written
+        atomically), while snapshot messages may not have reached job.json before a server crash."""
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return []
+        epochs = []
+        for name in names:
+            match = _SNAPSHOT_NAME.match(name)
+            if match:
+                value = float(match.group(1))
+                epochs.append(int(value) if value.is_integer() else value)
+        return sorted(epochs)
 
     def snapshot_path(self, epoch=None):
         """The file of one snapshot (newest by default); None if there is none."""
@@ -89,6 +100,9 @@ class ImageClassificationModelJob(Job):
                     framework=self.extra.get("framework"), train_config=self.train_config(),
                     metrics=task.metrics if task else {}, results=task.results if task else {})
         return data
+
+
+_SNAPSHOT_NAME = re.compile(r"^snapshot_epoch_(\d+(?:\.\d+)?)\.pt$")
 
 
 def snapshot_file(epoch):
