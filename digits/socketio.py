@@ -2,6 +2,8 @@
 from flask import request
 from flask_socketio import join_room, leave_room
 
+from digits.utils.finite_json import finite
+
 NAMESPACE = "/jobs"
 HOME_ROOM = "job_management"
 
@@ -19,14 +21,14 @@ class SocketEmitter:
             payload["error"] = job.error()
         payload.update(data)
         for room in (job.id, HOME_ROOM):
-            self.socketio.emit("job update", payload, namespace=NAMESPACE, to=room)
+            self.socketio.emit("job update", finite(payload), namespace=NAMESPACE, to=room)
 
     def task_update(self, job, task, update, **data):
         payload = {"job_id": job.id, "task": task.name, "update": update}
         if update == "status":
             payload.update(task.summary())
         payload.update(data)
-        self.socketio.emit("task update", payload, namespace=NAMESPACE, to=job.id)
+        self.socketio.emit("task update", finite(payload), namespace=NAMESPACE, to=job.id)
 
 
 def register_handlers(socketio):

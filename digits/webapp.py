@@ -13,6 +13,7 @@ from digits.config import load_config
 from digits.scheduler import Scheduler
 from digits.status import Status
 from digits.socketio import SocketEmitter, register_handlers
+from digits.utils.finite_json import FiniteJSONProvider
 from digits.utils.routing import json_error, wants_json
 
 # Modules that define job kinds and their blueprints; each exposes `blueprint`.
@@ -50,6 +51,7 @@ def _resource_dir(name):
 def create_app(config=None):
     config = load_config(config)
     app = Flask("digits", template_folder=_resource_dir("templates"), static_folder=_resource_dir("static"))
+    app.json = FiniteJSONProvider(app)
     app.config.update(
         SECRET_KEY=config["secret_key"],
         MAX_CONTENT_LENGTH=config["max_upload_bytes"],
