@@ -46,7 +46,7 @@ def pretrained_models():
                   key=lambda j: j.created, reverse=True)
 
 
-def _list_of(parse, minimum, name):
+def _list_of(parse, minimum, name, maximum=None):
     def check(form, field):
         try:
             values = parse(field.data)
@@ -56,6 +56,8 @@ def _list_of(parse, minimum, name):
             raise ValidationError(f"{name} must be finite numbers, got {field.data!r}")
         if any(v < minimum or (minimum == 0 and v <= 0) for v in values):
             raise ValidationError(f"{name} must be {'positive' if minimum == 0 else f'at least {minimum}'}")
+        if maximum is not None and any(v > maximum for v in values):
+            raise ValidationError(f"{name} must be at most {maximum}")
     return check
 
 
@@ -89,10 +91,10 @@ class ModelForm(FlaskForm):
     dataset = SelectField("Dataset", validators=[DataRequired()], validate_choice=False)
 
     train_epochs = IntegerField("Training epochs", default=30, validators=[NumberRange(1, 100000)])
-    snapshot_interval = FloatField("Snapshot interval (epochs)", default=1, validators=[NumberRange(min=0.001)])
-    val_interval = FloatField("Validation interval (epochs)", default=1, validators=[NumberRange(min=0.001)])
+    snapshot_interval = FloatField("Snapshot interval (epochs)", default=1, validators=[NumberRange(0.001, 100000)])
+    val_interval = FloatField("Validation interval (epochs)", default=1, validators=[NumberRange(0.001, 100000)])
     random_seed = IntegerField("Random seed", validators=[Optional(), NumberRange(0, 2**31 - 1)])
-    batch_size = StringField("Batch size", validators=[Optional(), _list_of(int_list, 1, "batch size")],
+    batch_size = StringField("Batch size", validators=[Optional(), _list_of(int_list, 1, "batch size", 1 << 20)],
                              description="Leave empty for the network's default; several values make a sweep")
     batch_accumulation = IntegerField("Batch accumulation", default=1, validators=[NumberRange(1, 1024)])
 
@@ -113,7 +115,7 @@ class ModelForm(FlaskForm):
     lr_inv_gamma = FloatField("Gamma", default=0.1, validators=[Optional(), NumberRange(min=0)])
     lr_inv_power = FloatField("Power", default=0.5, validators=[Optional(), NumberRange(min=0)])
     lr_poly_power = FloatField("Power", default=3, validators=[Optional(), NumberRange(min=0)])
-    lr_sigmoid_step = FloatField("Step (% of training)", default=50, validators=[Optional(), NumberRange(0, 100)])
+    lr_sigmoid_step = FloatField("Step (% of training)", default=50, validators=[Optional(), NumberRange(0.001, 100)])
     lr_sigmoid_gamma = FloatField("Gamma", default=0.1, validators=[Optional(), NumberRange(min=0)])
 
     crop_size = IntegerField("Crop size", validators=[Optional(), NumberRange(1, 8192)])
@@ -159,10 +161,35 @@ class ModelForm(FlaskForm):
 
     def validate(self, extra_validators=None):
         super().validate(extra_validators)
+        self._check_finite()
         self._forget_unused_fields()
         self._check_solver()
+        self._check_lr_policy()
         self._check_sweep()
         return not self.errors
+
+    def _check_finite(self):
+        # NumberRange lets inf through ("inf" >= 0); training would refuse it much later.
+        for field in self:
+            if isinstance(field, FloatField) and field.data is not None and not field.errors \
+                    and not math.isfinite(field.data):
+                field.errors.append("must be a finite number")
+
+    def _check_lr_policy(self):
+        """The policy's curve must stay a finite rate (a huge gamma overflows): said now, not as a job error."""
+        if self.learning_rate.errors or any(self[n].errors for n in POLICY_FIELDS.get(self.lr_policy.data, ())):
+            return
+        from digits.model.lr_policy import LRPolicyError, lr_curve
+        for rate in float_list(self.learning_rate.data):
+            try:
+                points = lr_curve(self.lr_policy_params(), rate, max_iter=1000)
+                if not all(math.isfinite(v) for v in points["learning_rate"]):
+                    raise LRPolicyError("the learning rate stops being a finite number: gamma or power too large")
+            except (LRPolicyError, OverflowError, ValueError, ZeroDivisionError) as exc:
+                message = str(exc) if not isinstance(exc, OverflowError) else \
+                    "the learning rate overflows: gamma or power too large"
+                self.lr_policy.errors = list(self.lr_policy.errors) + [message]
+                return
 
     def unused_fields(self):
         """Names of the fields the chosen LR policy, solver and HSV switch leave unused (hidden on the page)."""

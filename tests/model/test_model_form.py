@@ -55,6 +55,27 @@ def test_solver_values_training_would_refuse_are_form_errors(app, fields, field,
     assert message in _refused(app, field, **fields)
 
 
+@pytest.mark.parametrize("fields,field,message", [
+    ({"weight_decay": "inf"}, "weight_decay", "finite"),
+    ({"val_interval": "inf"}, "val_interval", ""),
+    ({"snapshot_interval": "inf"}, "snapshot_interval", ""),
+    ({"lr_policy": "step", "lr_step_gamma": "inf"}, "lr_step_gamma", "finite"),
+    ({"lr_policy": "inv", "lr_inv_power": "inf"}, "lr_inv_power", "finite"),
+    ({"lr_policy": "sigmoid", "lr_sigmoid_step": "0"}, "lr_sigmoid_step", ""),
+    ({"lr_policy": "exp", "lr_exp_gamma": "1e308"}, "lr_policy", "too large"),
+    ({"lr_policy": "step", "lr_step_gamma": "1e308"}, "lr_policy", "too large"),
+    ({"batch_size": "99999999999999999999"}, "batch_size", "at most"),
+])
+def test_values_that_would_fail_the_job_later_are_form_errors(app, fields, field, message):
+    assert message in _refused(app, field, **fields)
+
+
+def test_visualize_lr_refuses_an_overflowing_policy(app):
+    response = login(app.test_client()).post("/models/visualize-lr.json", data={
+        "lr_policy": "exp", "learning_rate": "0.01", "lr_exp_gamma": "1e5"})
+    assert response.status_code == 400 and "lr_policy" in response.get_json()["errors"]
+
+
 def test_sweep_is_capped_and_the_error_names_the_count(app):
     rates = ",".join(f"0.0{i + 1}" for i in range(9)) + ",0.1"
     assert "would create 110 jobs (11 batch sizes × 10 learning rates); at most 100" in _refused(
