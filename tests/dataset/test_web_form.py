@@ -76,3 +76,13 @@ def test_path_fields_use_the_shared_completion_script(client):
         tag = re.search(rf'<input[^>]*id="{field}"[^>]*>', page).group(0)
         assert 'list="path-suggestions"' in tag, tag
     assert '<datalist id="path-suggestions">' in page
+
+
+def test_split_shares_must_leave_training_images_even_when_one_is_not_sent(client, tmp_path, web):
+    tree = web.tree(tmp_path / "src", per_class=2, size=(4, 4))
+    for fields in ({"folder_pct_val": "100"}, {"folder_pct_val": "60", "folder_pct_test": "40"}):
+        response = web.create(client, dataset_name="no-train", resize_width="4", resize_height="4",
+                              folder_train=str(tree), **fields)
+        assert response.status_code == 400, response.data
+        assert "must leave some images for training" in response.get_json()["errors"]["folder_pct_test"][0]
+    assert web.no_leftovers(client)

@@ -131,8 +131,13 @@ class ImageClassificationDatasetForm(FlaskForm):
             return None
         return str(params.get("archive_name") or "")
 
-    def validate_folder_pct_test(self, field):
+    def validate(self, extra_validators=None):
+        super().validate(extra_validators)
+        # Here, not as validate_folder_pct_test: Optional() skips inline validators when the field is
+        # not sent, and folder_pct_val=100 alone must be refused too.
         val = 0 if self.has_val_folder.data else (self.folder_pct_val.data or 0)
-        test = 0 if self.has_test_folder.data else (field.data or 0)
-        if self.method.data == "folder" and val + test >= 100:
-            raise ValidationError(f"validation ({val}%) + test ({test}%) must leave some images for training")
+        test = 0 if self.has_test_folder.data else (self.folder_pct_test.data or 0)
+        if self.method.data == "folder" and val + test >= 100 and not self.folder_pct_test.errors:
+            self.folder_pct_test.errors = list(self.folder_pct_test.errors) + [
+                f"validation ({val}%) + test ({test}%) must leave some images for training"]
+        return not self.errors
