@@ -129,9 +129,34 @@ def _multistep_count(stepvalues, iteration):
 
 
 def caffe_factor(solver, iteration):
-    """Caffe's rate at `iteration` divided by base_lr, for fields from `caffe_solver_params`."""
-    policy = solver["lr_policy"]
+    """Caffe's rate at `iteration` divided by base_lr, for fields from `caffe_solver_params`.
+
+    A factor that overflows or is not a finite number (gamma 1e5 with exp, a negative poly power at
+    the end of the run) raises LRPolicyError naming the iteration, never OverflowError.
+    """
     it = int(iteration)
+    try:
+        factor = _factor(solver, it)
+    except (OverflowError, ZeroDivisionError, ValueError) as exc:
+        if isinstance(exc, LRPolicyError):
+            raise
+        factor = math.inf if isinstance(exc, OverflowError) else math.nan
+    if not math.isfinite(factor):
+        raise LRPolicyError(_not_finite(solver, it, factor))
+    return factor
+
+
+def _not_finite(solver, iteration, factor):
+    policy = solver["lr_policy"]
+    if factor == math.inf:
+        culprit = "lr_policy.gamma or power is too large" if policy == "inv" else "lr_policy.gamma is too large"
+        return f"the learning rate overflows at iteration {iteration} with policy {policy}: {culprit}"
+    culprit = "check lr_policy.power" if policy in ("poly", "inv") else "check lr_policy.gamma"
+    return f"the learning rate is not a finite number at iteration {iteration} with policy {policy}: {culprit}"
+
+
+def _factor(solver, it):
+    policy = solver["lr_policy"]
     if policy == "fixed":
         return 1.0
     if policy == "step":
@@ -154,9 +179,17 @@ def caffe_factor(solver, iteration):
     raise LRPolicyError(f"unknown lr policy {policy!r}")
 
 
+def _rate(base_lr, factor, iteration):
+    rate = base_lr * factor
+    if not math.isfinite(rate):
+        raise LRPolicyError(f"the learning rate overflows at iteration {iteration}: learning_rate × policy "
+                            f"factor ({base_lr:g} × {factor:g}) is too large")
+    return rate
+
+
 def learning_rate(policy_params, base_lr, max_iter, iteration):
     """The learning rate at `iteration` of a run with `max_iter` iterations."""
-    return float(base_lr) * caffe_factor(caffe_solver_params(policy_params, max_iter), iteration)
+    return _rate(float(base_lr), caffe_factor(caffe_solver_params(policy_params, max_iter), iteration), iteration)
 
 
 class CaffeLRLambda:
@@ -168,6 +201,10 @@ class CaffeLRLambda:
 
     def __init__(self, policy_params, max_iter):
         self.solver = caffe_solver_params(policy_params, max_iter)
+        # Every policy is monotonic in the iteration, so its extremes are at the ends of the run:
+        # checking them here stops a policy that would overflow midway before training starts.
+        caffe_factor(self.solver, 0)
+        caffe_factor(self.solver, self.solver["max_iter"])
 
     def __call__(self, iteration):
         return caffe_factor(self.solver, iteration)
@@ -202,5 +239,5 @@ def lr_curve(policy_params, base_lr, max_iter=None, points=101):
         it = int(round(i * max_iter / (points - 1)))
         percent.append(100.0 * it / max_iter)
         iterations.append(it)
-        rates.append(base_lr * caffe_factor(solver, it))
+        rates.append(_rate(base_lr, caffe_factor(solver, it), it))
     return {"percent": percent, "iteration": iterations, "learning_rate": rates}

@@ -116,3 +116,29 @@ def test_lr_curve_points():
 def test_bad_policy_names_the_field(policy, field):
     with pytest.raises(LRPolicyError, match=field.replace(".", r"\.")):
         caffe_solver_params(policy, 1000)
+
+
+@pytest.mark.parametrize("policy,where", [
+    ({"policy": "exp", "gamma": 1e5}, "overflows at iteration"),
+    ({"policy": "step", "step_size": 10, "gamma": 1e200}, "overflows at iteration"),
+    ({"policy": "multistep", "step_values": [10, 20], "gamma": 1e300}, "overflows at iteration"),
+    ({"policy": "poly", "power": -2}, "not a finite number at iteration 1000")])
+def test_overflowing_policy_is_a_policy_error(policy, where):
+    """OverflowError/ValueError from math.pow used to escape (a 500 in Visualize LR, a crash mid-training)."""
+    with pytest.raises(LRPolicyError, match=where):
+        lr_curve(policy, 0.01, max_iter=1000)
+    with pytest.raises(LRPolicyError, match=where):  # caught before training starts, not at that iteration
+        make_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01), policy, 1000)
+
+
+def test_rate_overflow_from_base_lr_is_a_policy_error():
+    with pytest.raises(LRPolicyError, match="too large"):
+        learning_rate({"policy": "exp", "gamma": 1e3}, 1e300, 1000, 1000)
+
+
+def test_visualize_lr_answers_400_on_overflow(client):
+    for data in ({"lr_policy": "exp", "learning_rate": "0.1", "lr_exp_gamma": "1e5"},
+                 {"lr_policy": "step", "learning_rate": "0.1", "lr_step_size": "33", "lr_step_gamma": "1e200"}):
+        response = client.post("/models/visualize-lr.json", data=data)
+        assert response.status_code == 400, response.data[:300]
+        assert "overflows at iteration" in response.get_data(as_text=True)  # form error or view error
