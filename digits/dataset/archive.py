@@ -16,6 +16,9 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".ta
 DEFAULT_MAX_ENTRIES = 2_000_000
 
 
+NOT_AN_ARCHIVE = "not a readable .zip or .tar archive (.tar.gz, .tar.bz2 and .tar.xz too)"
+
+
 class ArchiveError(ValueError):
     """The archive is unreadable, unsafe or too large; the message says which entry and why."""
 
@@ -52,8 +55,8 @@ def _entries(path):
         return archive, out
     try:
         archive = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError) as exc:
-        raise ArchiveError(f"not a readable .zip or .tar archive ({exc})") from None
+    except (tarfile.TarError, OSError):   # tarfile's reasons list every compression it tried
+        raise ArchiveError(NOT_AN_ARCHIVE) from None
     out = []
     for member in archive.getmembers():
         parts = _check_name(member.name)
@@ -72,8 +75,8 @@ def check_archive_opens(path):
     try:
         with tarfile.open(path, "r:*") as archive:
             archive.next()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ArchiveError(f"not a readable .zip or .tar archive ({exc})") from None
+    except (tarfile.TarError, OSError, EOFError):
+        raise ArchiveError(NOT_AN_ARCHIVE) from None
 
 
 def check_archive(path, max_bytes, max_entries=DEFAULT_MAX_ENTRIES, class_folders=True):

@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
 from digits.dataset.archive import ArchiveError, check_archive_opens, extract_archive
+from digits.utils.blocking import run_blocking
 from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.inputs import Uploads
 from digits.inference.jobs import model_spec, parse_epoch
@@ -133,7 +134,7 @@ def create_from_archive():
             folder = os.path.join(uploads.dir, "extracted")
             _check_opens(path, request.files["archive"].filename)
             try:
-                extract_archive(path, folder, _max_bytes(), MAX_ARCHIVE_ENTRIES)
+                run_blocking(extract_archive, path, folder, _max_bytes(), MAX_ARCHIVE_ENTRIES)
             except ArchiveError as exc:
                 status = 413 if "limit" in str(exc) else 400
                 raise InferenceError(f"archive: {exc}", status, "BadRequest") from None

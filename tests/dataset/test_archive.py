@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from digits.dataset.archive import ArchiveError, check_archive, extract_archive
+from digits.dataset.archive import ArchiveError, check_archive, check_archive_opens, extract_archive
 
 
 def _tar(path, members):
@@ -65,8 +65,10 @@ def test_size_and_count_caps(tmp_path):
 def test_not_an_archive(tmp_path):
     path = tmp_path / "x.zip"
     path.write_bytes(b"definitely not a zip")
-    with pytest.raises(ArchiveError, match="not a readable"):
-        check_archive(str(path), 1 << 20)
+    for check in (lambda: check_archive(str(path), 1 << 20), lambda: check_archive_opens(str(path))):
+        with pytest.raises(ArchiveError, match="not a readable") as caught:
+            check()
+        assert "ReadError" not in str(caught.value) and "method" not in str(caught.value)
 
 
 @pytest.mark.parametrize("names,words", [
