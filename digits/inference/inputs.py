@@ -96,24 +96,26 @@ def folder_root(folder, roots):
 
 
 def folder_items(folder, roots, labels=(), limit=None):
-    """Every image under folder (sorted); an image in a subfolder named like a class gets that label."""
+    """The images under folder (sorted); an image in a subfolder named like a class gets that label.
+
+    With a limit, an evenly spread sample of the sorted list, so a folder of class subfolders is
+    sampled across its classes rather than cut after the first one."""
     root = folder_root(folder, roots)
     label_ids = {name: i for i, name in enumerate(labels)}
-    items = []
+    paths = []
     for current, dirs, files in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not is_image_file(name):
-                continue
-            path = os.path.join(current, name)
-            relative = os.path.relpath(path, root)
-            top = relative.split(os.sep)[0] if os.sep in relative else None
-            try:   # a symlink inside the folder may point anywhere
-                items.append(Item(path, resolve_user_path(path, roots, kind="file"), label_ids.get(top)))
-            except PathError as exc:
-                items.append(Item(path, error=str(exc)))
-            if limit is not None and len(items) >= limit:
-                return items
+        paths.extend(os.path.join(current, name) for name in sorted(files) if is_image_file(name))
+    if limit is not None and len(paths) > limit:
+        paths = [paths[i * len(paths) // limit] for i in range(limit)]
+    items = []
+    for path in paths:
+        relative = os.path.relpath(path, root)
+        top = relative.split(os.sep)[0] if os.sep in relative else None
+        try:   # a symlink inside the folder may point anywhere
+            items.append(Item(path, resolve_user_path(path, roots, kind="file"), label_ids.get(top)))
+        except PathError as exc:
+            items.append(Item(path, error=str(exc)))
     return items
 
 

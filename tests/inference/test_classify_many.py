@@ -65,6 +65,13 @@ def test_folder_of_class_subfolders_gives_labels(world, client):
     assert data["confusion_matrix"] == [[4, 0, 0], [0, 4, 0], [0, 0, 4]]
 
 
+def test_num_test_images_of_a_folder_samples_every_class(world, client):
+    response = client.post(f"{URL}/classify_many.json", data={"job_id": world.caffe_model.id,
+                                                              "image_folder": world.probe_dir, "num_test_images": "3"})
+    assert response.status_code == 200, response.data
+    assert sorted(p.split("/")[-2] for p in response.get_json()["classifications"]) == ["blue", "green", "red"]
+
+
 def test_relative_paths_num_test_images_and_bad_lines(world, client):
     lines = ["red/000.png 2", "green/000.png", "red/001.png 9", "missing.png 0", "/etc/hostname 1", "blue/000.png 0",
              "blue/001.png -1"]
