@@ -31,15 +31,18 @@ def _check_args(framework, source_text, input_shape, num_classes):
     return kind, shape, None if num_classes is None else int(num_classes)
 
 
-def build_network(framework, source_text, input_shape, num_classes):
+def build_network(framework, source_text, input_shape, num_classes, aux_losses=False):
     """Builds the network and checks it with a dummy forward pass (so misfits fail here, clearly).
 
     num_classes=None builds without forcing the output InnerProduct size or checking the output shape.
+    aux_losses=True (training only): a Caffe network keeps its auxiliary loss branches (GoogLeNet's
+    loss1/loss2) under module.aux_layers; in train mode forward() also fills module.aux_outputs with
+    [(loss_weight, logits)]. Eval-mode output and the `layers.*` state_dict are the same either way.
     """
     kind, shape, classes = _check_args(framework, source_text, input_shape, num_classes)
     if kind == "caffe":
         from digits.frameworks.caffe_net import build_caffe
-        network = build_caffe(source_text, shape, classes)
+        network = build_caffe(source_text, shape, classes, aux_losses=aux_losses)
     else:
         from digits.frameworks.python_net import build_python
         network = build_python(source_text, shape, classes)

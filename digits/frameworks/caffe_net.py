@@ -17,30 +17,50 @@ _RESERVED = set(dir(nn.ModuleDict()))
 
 
 class CaffeNet(nn.Module):
-    """Runs `plan` = [(key, bottoms, tops, blobs to free)] over a dict of blobs; returns the output blob.
+    """Runs `plan` = [(key, bottoms, tops, blobs to free, aux_only, aux indices)] over a dict of blobs;
+    returns the output blob.
 
     Modules live in `self.layers` under the Caffe layer name (sanitized), so state_dict keys read
-    `layers.<layer name>.weight` and pretrained weights transfer by layer name.
+    `layers.<layer name>.weight` and pretrained weights transfer by layer name. Layers only auxiliary
+    classifiers need (GoogLeNet's loss1/loss2, built with aux_losses=True) live in `self.aux_layers`:
+    in train mode they run and `self.aux_outputs` holds [(loss_weight, logits)] for the trainer; in eval
+    mode they are skipped (`aux_outputs` is empty) so the module computes exactly the main classifier.
     """
 
-    def __init__(self, modules, plan, input_blob, output_blob, flatten_output=False):
+    def __init__(self, modules, plan, input_blob, output_blob, flatten_output=False, aux_modules=None,
+                 aux_weights=()):
         super().__init__()
         self.layers = nn.ModuleDict(modules)
+        if aux_modules is not None:
+            self.aux_layers = nn.ModuleDict(aux_modules)
         self.plan = plan
         self.input_blob, self.output_blob = input_blob, output_blob
         self.flatten_output = flatten_output
+        self.aux_weights = list(aux_weights)
+        self.aux_outputs = []
 
     def forward(self, x):
         blobs = {self.input_blob: x}
-        for key, bottoms, tops, release in self.plan:
-            out = self.layers[key](*[blobs[name] for name in bottoms])
+        with_aux = self.training and bool(self.aux_weights)
+        aux = [None] * len(self.aux_weights) if with_aux else []
+        for key, bottoms, tops, release, aux_only, aux_indices in self.plan:
+            if aux_only and not with_aux:
+                for name in release:
+                    blobs.pop(name, None)
+                continue
+            layer = self.aux_layers[key] if aux_only else self.layers[key]
+            out = layer(*[blobs[name] for name in bottoms])
             if len(tops) == 1:
                 blobs[tops[0]] = out
             else:
                 for name, value in zip(tops, out):
                     blobs[name] = value
+            for index in aux_indices if with_aux else ():
+                value = out if len(tops) == 1 else out[0]
+                aux[index] = (self.aux_weights[index], value.flatten(1) if value.dim() == 4 else value)
             for name in release:
                 blobs.pop(name, None)
+        self.aux_outputs = aux
         y = blobs[self.output_blob]
         return y.flatten(1) if self.flatten_output else y
 
@@ -94,20 +114,20 @@ def _run_step(step, inputs, input_shape):
     return module, outs
 
 
-def _release_lists(steps, output_blob):
+def _release_lists(steps, keep):
     last_read = {}
     for i, step in enumerate(steps):
         for name in step.bottoms:
             last_read[name] = i
-    return [tuple(sorted(n for n, i_last in last_read.items() if i_last == i and n != output_blob))
+    return [tuple(sorted(n for n, i_last in last_read.items() if i_last == i and n not in keep))
             for i in range(len(steps))]
 
 
-def _param_specs(key, module):
+def _param_specs(key, module, prefix="layers"):
     specs = {}
     for attr, layer, index in getattr(module, "param_sources", []):
         spec = layer.param[index] if index < len(layer.param) else None
-        specs[f"layers.{key}.{attr}"] = {"lr_mult": spec.lr_mult if spec else 1.0,
+        specs[f"{prefix}.{key}.{attr}"] = {"lr_mult": spec.lr_mult if spec else 1.0,
                                          "decay_mult": spec.decay_mult if spec else 1.0}
     return specs
 
@@ -138,17 +158,30 @@ def _data_settings(network, data_layer):
     network.mirror = bool(transform.mirror or data.mirror)
 
 
-def build_caffe(text, input_shape, num_classes):
+def _check_classifier(values, blob, num_classes, what):
+    output = values[blob]
+    flatten = bool(num_classes) and output.dim() == 4 and output.shape[2:] == (1, 1)
+    if num_classes and (tuple(output.shape[1:]) != (num_classes,) and not flatten
+                        or flatten and output.shape[1] != num_classes):
+        raise NetworkError(f'{what} "{blob}" has shape {_shape_text(tuple(output.shape))} per '
+                           f"image; a classifier must give one score per class ({num_classes})")
+    return flatten
+
+
+def build_caffe(text, input_shape, num_classes, aux_losses=False):
+    """aux_losses=True (training): also builds the auxiliary classifiers of weighted loss layers
+    (module.aux_layers, module.aux_weights); the main path and its state_dict keys are the same."""
     net, lines = parse_net(text)
-    plan = make_plan(net, lines, num_classes)
+    plan = make_plan(net, lines, num_classes, aux_losses=aux_losses)
     values = {plan.input_blob: torch.zeros(1, *input_shape)}
-    modules, taken, specs = {}, set(), {}
+    modules, aux_modules, taken, specs = {}, {}, set(), {}
     for step in plan.steps:
         module, outs = _run_step(step, [values[b] for b in step.bottoms], input_shape)
         key = module_key(step.info.name, taken)
         step.info.key = key
-        modules[key] = module
-        specs.update(_param_specs(key, module))
+        aux_only = bool(step.options.get("aux_only"))
+        (aux_modules if aux_only else modules)[key] = module
+        specs.update(_param_specs(key, module, "aux_layers" if aux_only else "layers"))
         step.info.params = {n: list(t.shape) for n, t in module.state_dict().items() if not n.endswith("_tracked")}
         for top, value in zip(step.tops, outs):
             values[top] = value
@@ -156,20 +189,21 @@ def build_caffe(text, input_shape, num_classes):
         if step.options.get("fused_scale") is not None:
             scale_info = next(i for i in plan.infos if i.status == "fused" and i.tops == step.tops)
             scale_info.key, scale_info.output_shapes = key, dict(step.info.output_shapes)
-    output = values[plan.output_blob]
-    flatten = bool(num_classes) and output.dim() == 4 and output.shape[2:] == (1, 1)
-    if num_classes and (tuple(output.shape[1:]) != (num_classes,) and not flatten
-                        or flatten and output.shape[1] != num_classes):
-        raise NetworkError(f'The network output "{plan.output_blob}" has shape {_shape_text(tuple(output.shape))} per '
-                           f"image; a classifier must give one score per class ({num_classes})")
+    flatten = _check_classifier(values, plan.output_blob, num_classes, "The network output")
+    for aux in plan.aux:
+        _check_classifier(values, aux.blob, num_classes,
+                          f"{where(aux.info.name, aux.info.type, aux.info.line)}: the auxiliary classifier output")
     for info in plan.infos:
         if info.status == "data":
             info.output_shapes = {plan.input_blob: list(input_shape)} if plan.input_blob in info.tops else {}
-    runs = [(s.info.key, tuple(s.bottoms), tuple(s.tops), r)
-            for s, r in zip(plan.steps, _release_lists(plan.steps, plan.output_blob))]
-    module = CaffeNet(modules, runs, plan.input_blob, plan.output_blob, flatten)
+    keep = {plan.output_blob} | {aux.blob for aux in plan.aux}
+    runs = [(s.info.key, tuple(s.bottoms), tuple(s.tops), r, bool(s.options.get("aux_only")),
+             tuple(s.options.get("aux_outputs", ())))
+            for s, r in zip(plan.steps, _release_lists(plan.steps, keep))]
+    module = CaffeNet(modules, runs, plan.input_blob, plan.output_blob, flatten,
+                      aux_modules=aux_modules if plan.aux else None, aux_weights=[_f32(a.weight) for a in plan.aux])
     network = Network(module, "caffe", tuple(input_shape), num_classes, layers=plan.infos, param_specs=specs,
                       loss=plan.loss, input_blob=plan.input_blob, output_blob=plan.output_blob,
-                      warnings=list(plan.warnings))
+                      warnings=list(plan.warnings), aux=[(a.blob, _f32(a.weight)) for a in plan.aux])
     _data_settings(network, plan.data_layer)
     return network

@@ -27,6 +27,16 @@ class Plan:
     data_layer: object = None  # the LayerParameter whose first top is the input
     loss: str = None
     warnings: list = field(default_factory=list)
+    aux: list = field(default_factory=list)       # [AuxLoss] kept for training (build with aux_losses)
+
+
+@dataclass
+class AuxLoss:
+    """An auxiliary classifier's loss (GoogLeNet's loss1/loss2): its logits blob and loss_weight."""
+    blob: str
+    weight: float
+    info: object               # the loss layer's LayerInfo
+    position: int = None       # the loss layer's position in the view (blob versions: in-place)
 
 
 def _fail(info, message):
@@ -81,15 +91,19 @@ def _check_bottoms(view, input_blob, data_tops):
         available.update(info.tops)
 
 
+def _loss_weight(layer):
+    return float(layer.loss_weight[0]) if layer.loss_weight else 1.0
+
+
 def _choose_output(view, hidden, plan):
     losses = [(layer, info) for layer, info in view if info.status == "removed" and is_loss(info.type)]
     if losses:
-        weight = lambda item: item[0].loss_weight[0] if item[0].loss_weight else 1.0  # noqa: E731
-        best = max(weight(item) for item in losses)
-        layer, info = next(item for item in losses if weight(item) == best)
+        best = max(_loss_weight(layer) for layer, _ in losses)
+        layer, info = next(item for item in losses if _loss_weight(item[0]) == best)
         if not info.bottoms:
             _fail(info, "a loss layer needs the network output as its first bottom")
         plan.loss = info.type
+        _note_losses(losses, info, plan)
         return info.bottoms[0], info
     infos = [info for _, info in hidden]
     outputs = _unconsumed_tops(infos, in_place_writes=True)
@@ -102,6 +116,21 @@ def _choose_output(view, hidden, plan):
     if len(outputs) > 1:
         plan.warnings.append(f'the network has several outputs ({", ".join(outputs)}); using "{outputs[-1]}"')
     return outputs[-1], None
+
+
+def _note_losses(losses, main, plan):
+    """The other weighted SoftmaxWithLoss layers become auxiliary losses (Caffe sums every loss layer);
+    loss types we do not train with are reported: training always uses softmax cross-entropy."""
+    for layer, info in losses:
+        if info.type != "SoftmaxWithLoss":
+            plan.warnings.append(f"{where(info.name, info.type, info.line)}: this loss type is not supported; the "
+                                 f"network is trained with softmax cross-entropy (SoftmaxWithLoss) instead")
+        if info is main or not info.bottoms or _loss_weight(layer) == 0:
+            continue
+        if info.type == "SoftmaxWithLoss":
+            plan.aux.append(AuxLoss(info.bottoms[0], _loss_weight(layer), info))
+        else:
+            plan.warnings.append(f"{where(info.name, info.type, info.line)}: auxiliary loss left out of training")
 
 
 def _override_num_output(hidden, num_classes, warnings):
@@ -117,29 +146,32 @@ def _override_num_output(hidden, num_classes, warnings):
     return overrides
 
 
-def _needed(hidden, input_blob, output_blob, limit):
-    """Indices into `hidden` of the layers the output depends on (blob versions matter: in-place).
+def _producers(hidden, input_blob, targets):
+    """Index into `hidden` of the layer writing each (blob, limit) target as the loss layer reads it
+    (blob versions matter: in-place), plus each layer's dependencies.
 
-    hidden: [(view position, info)]; limit: view position of the loss layer reading the output, if any.
+    hidden: [(view position, info)]; limit: view position of the loss layer reading the blob, or None.
     """
-    producer, deps, out_index = {input_blob: -1}, [], None
+    producer, deps, found = {input_blob: -1}, [], [None] * len(targets)
     for i, (position, info) in enumerate(hidden):
-        if limit is not None and position > limit and out_index is None:
-            out_index = producer.get(output_blob)
+        for t, (blob, limit) in enumerate(targets):
+            if limit is not None and position > limit and found[t] is None:
+                found[t] = producer.get(blob)
         deps.append({producer[b] for b in info.bottoms if b in producer})
         for top in info.tops:
             producer[top] = i
-    if out_index is None:
-        out_index = producer.get(output_blob)
-    if out_index is None or out_index == -1:
-        raise NetworkError(f'The network output "{output_blob}" is the input itself: there are no layers to train')
-    needed, stack = set(), [out_index]
+    found = [producer.get(blob) if index is None else index for index, (blob, _) in zip(found, targets)]
+    return found, deps
+
+
+def _closure(start, deps):
+    needed, stack = set(), [start]
     while stack:
         i = stack.pop()
         if i >= 0 and i not in needed:
             needed.add(i)
             stack.extend(deps[i])
-    return needed, deps
+    return needed
 
 
 def _fuse_scale(steps, deps, order):
@@ -151,8 +183,10 @@ def _fuse_scale(steps, deps, order):
         if (step.info.type == "BatchNorm" and nxt is not None and nxt.info.type == "Scale"
                 and nxt.bottoms == step.tops[:1] and len(step.tops) == 1
                 and deps[order[i + 1]] == {order[i]}
-                and sum(order[i] in d for d in deps) == 1):
+                and sum(order[i] in d for d in deps) == 1
+                and step.options.get("aux_only") == nxt.options.get("aux_only")):
             step.options["fused_scale"] = nxt.layer
+            step.options["aux_outputs"] = step.options.get("aux_outputs", []) + nxt.options.get("aux_outputs", [])
             step.tops = list(nxt.tops)
             nxt.info.status = "fused"
             fused.append(step)
@@ -163,7 +197,8 @@ def _fuse_scale(steps, deps, order):
     return fused
 
 
-def make_plan(net, lines, num_classes):
+def make_plan(net, lines, num_classes, aux_losses=False):
+    """aux_losses: keep the auxiliary loss branches (training); else they are "unused"."""
     state = train_state()
     view = []
     for i, layer in enumerate(net.layer):
@@ -191,13 +226,31 @@ def make_plan(net, lines, num_classes):
     overrides = _override_num_output(hidden, num_classes, plan.warnings) if num_classes else {}
     position = {id(info): i for i, (_, info) in enumerate(view)}
     limit = position[id(stop_info)] if stop_info is not None else None
-    needed, deps = _needed([(position[id(info)], info) for _, info in hidden], input_blob, plan.output_blob, limit)
+    aux = plan.aux if aux_losses else []
+    targets = [(plan.output_blob, limit)] + [(a.blob, position[id(a.info)]) for a in aux]
+    found, deps = _producers([(position[id(info)], info) for _, info in hidden], input_blob, targets)
+    if found[0] is None or found[0] == -1:
+        raise NetworkError(f'The network output "{plan.output_blob}" is the input itself: there are no layers to '
+                           f"train")
+    needed = _closure(found[0], deps)
+    plan.aux, aux_needed = [], set()
+    for item, index in zip(aux, found[1:]):
+        if index is None or index == -1 or index in needed:  # the input, or a blob of the main path
+            plan.warnings.append(f"{where(item.info.name, item.info.type, item.info.line)}: its input is not an "
+                                 f"auxiliary classifier; this loss is left out of training")
+            continue
+        item.position = index
+        plan.aux.append(item)
+        aux_needed |= _closure(index, deps)
     order = []
     for i, (layer, info) in enumerate(hidden):
-        if i not in needed:
+        if i not in needed and i not in aux_needed:
             info.status = "unused"
             continue
         options = {"num_output": overrides[id(layer)]} if id(layer) in overrides else {}
+        if i not in needed:
+            options["aux_only"] = True
+        options["aux_outputs"] = [k for k, a in enumerate(plan.aux) if a.position == i]
         plan.steps.append(Step(layer, info, list(info.bottoms), list(info.tops), options))
         order.append(i)
     plan.steps = _fuse_scale(plan.steps, deps, order)

@@ -10,7 +10,7 @@ class LayerInfo:
     status: "active" (a module runs it), "fused" (folded into the previous layer's module, e.g.
     Scale into BatchNorm), "data" (replaced by the input tensor), "removed" (loss/accuracy/trailing
     softmax: not part of the inference module) or "unused" (does not feed the output, e.g. GoogLeNet's
-    auxiliary classifiers).
+    auxiliary classifiers, unless built with aux_losses=True for training).
     """
     name: str
     type: str
@@ -40,3 +40,4 @@ class Network:
     input_blob: Optional[str] = None
     output_blob: Optional[str] = None
     warnings: list = field(default_factory=list)
+    aux: list = field(default_factory=list)             # [(logits blob, loss_weight)] built for training

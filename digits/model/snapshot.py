@@ -1,6 +1,7 @@
 """Snapshots: snapshot_epoch_<N>.pt in the model folder, written atomically, read with weights_only.
 
-Contents: {"epoch": N, "model": state_dict, "optimizer": state_dict, "lr_scheduler": state_dict,
+Contents: {"epoch": N, "model": state_dict (what inference loads), "aux_model": the auxiliary
+classifiers' state_dict (GoogLeNet's loss1/loss2, training only), "optimizer": state_dict, "lr_scheduler": state_dict,
 "scaler": GradScaler state or None, "rng": {...}, "random_seed": int, "iteration": int}.
 RNG states are stored as tensors / plain lists (no numpy objects) so torch.load(weights_only=True)
 accepts them.
@@ -134,3 +135,29 @@ def model_state(module):
     if isinstance(module, DistributedDataParallel):
         module = module.module
     return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+
+
+AUX_PREFIX = "aux_layers."
+
+
+def split_aux(state, has_aux=True):
+    """(main state_dict, auxiliary classifiers' state_dict): inference builds the main path only.
+    has_aux: the network was built with auxiliary classifiers under module.aux_layers (Caffe)."""
+    if not has_aux:
+        return state, {}
+    main = {k: v for k, v in state.items() if not k.startswith(AUX_PREFIX)}
+    return main, {k: v for k, v in state.items() if k.startswith(AUX_PREFIX)}
+
+
+def load_model_state(module, state, warn=None):
+    """Loads a snapshot's "model" + "aux_model" into the training module. A snapshot taken before
+    auxiliary classifiers were trained has none: they keep their fresh initialisation."""
+    weights = dict(state["model"])
+    weights.update(state.get("aux_model") or {})
+    missing, unexpected = module.load_state_dict(weights, strict=False)
+    fresh = [k for k in missing if k.startswith(AUX_PREFIX)]
+    missing = [k for k in missing if not k.startswith(AUX_PREFIX)]
+    if missing or unexpected:
+        raise RuntimeError(f"missing keys {missing[:8]}, unexpected keys {unexpected[:8]}")
+    if fresh and warn:
+        warn(f"the snapshot has no weights for the auxiliary classifiers ({len(fresh)} tensors); they start fresh")

@@ -148,7 +148,7 @@ class Trainer:
     def _resume(self, state):
         epoch = int(state["epoch"])
         try:
-            self.module.load_state_dict(state["model"])
+            snapshot.load_model_state(self.module, state, warn=lambda m: self.rt.emit("warning", message=m))
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["lr_scheduler"])
             if state.get("scaler"):
@@ -225,7 +225,7 @@ class Trainer:
             sync = self.model.no_sync() if rt.distributed and not last_in_group else contextlib.nullcontext()
             with sync:
                 with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
-                    loss = F.cross_entropy(self.model(x), y)
+                    loss = trainer_setup.training_loss(self.module, self.model(x), y)
                 self.scaler.scale(loss / group_size).backward()
             running[0] += loss.detach().double() * y.shape[0]
             running[1] += y.shape[0]
@@ -291,7 +291,9 @@ class Trainer:
         if not rt.is_main:
             return
         name = snapshot.snapshot_name(epoch)
-        state = {"epoch": epoch, "model": snapshot.model_state(self.module),
+        has_aux = bool(getattr(self.network, "aux", None))
+        model, aux = snapshot.split_aux(snapshot.model_state(self.module), has_aux)
+        state = {"epoch": epoch, "model": model, "aux_model": aux,
                  "optimizer": self.optimizer.state_dict(), "lr_scheduler": self.scheduler.state_dict(),
                  "scaler": self.scaler.state_dict() if rt.amp else None, "rng": snapshot.capture_rng(),
                  "random_seed": self.seed, "iteration": self.scheduler.last_epoch,

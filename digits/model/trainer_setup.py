@@ -7,6 +7,7 @@ import traceback
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from digits.model import snapshot
 
@@ -67,7 +68,8 @@ def build(config, source, input_shape, num_classes):
 
     framework = config["network"]["framework"]
     try:
-        network = build_network(framework, source, input_shape=tuple(input_shape), num_classes=num_classes)
+        network = build_network(framework, source, input_shape=tuple(input_shape), num_classes=num_classes,
+                                aux_losses=True)  # auxiliary classifiers train too (module.aux_outputs)
     except NetworkError as exc:
         raise TrainingError(f"Network error: {exc}") from exc
     except Exception as exc:
@@ -130,6 +132,25 @@ def transfer_pretrained(module, path):
     loaded = [name for name, flags in layers.items() if all(flags)]
     fresh = [name for name, flags in layers.items() if not all(flags)]
     return set(matched), loaded, fresh
+
+
+TORCHVISION_AUX_WEIGHT = 0.3  # GoogLeNet's (Szegedy et al. 2014, and DIGITS' prototxt) weight
+
+
+def training_loss(module, output, labels):
+    """Cross-entropy of the main logits plus loss_weight × cross-entropy of each auxiliary classifier:
+    those a Caffe module reported in this (train-mode) forward as module.aux_outputs, like Caffe's sum
+    of weighted loss layers, or the aux_logits* of a torchvision GoogLeNet/Inception built with
+    aux_logits=True (a named tuple in train mode)."""
+    aux = list(getattr(module, "aux_outputs", None) or ())
+    if isinstance(output, tuple) and "logits" in getattr(output, "_fields", ()):
+        aux += [(TORCHVISION_AUX_WEIGHT, getattr(output, name)) for name in output._fields
+                if name.startswith("aux_logits") and getattr(output, name) is not None]
+        output = output.logits
+    loss = F.cross_entropy(output, labels)
+    for weight, aux_logits in aux:
+        loss = loss + weight * F.cross_entropy(aux_logits, labels)
+    return loss
 
 
 def batch_size_for(config, network):
