@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import skip_init
 
-from digits.frameworks.caffe_ops import OPS
+from digits.frameworks.caffe_ops import OPS, require_positive
 from digits.frameworks.fillers import constant, fill
 
 
@@ -51,8 +51,10 @@ def _conv_setup(layer, shapes, options):
     if group < 1 or in_channels % group or num_output % group:
         raise ValueError(f"group {group} must divide both the input channels ({in_channels}) "
                          f"and num_output ({num_output})")
-    geometry = dict(kernel_size=_spatial(conv, "kernel", None), stride=_spatial(conv, "stride", 1),
-                    padding=_spatial(conv, "pad", 0), dilation=_spatial(conv, "dilation", 1),
+    geometry = dict(kernel_size=require_positive("convolution_param kernel_size", _spatial(conv, "kernel", None)),
+                    stride=require_positive("convolution_param stride", _spatial(conv, "stride", 1)),
+                    padding=_spatial(conv, "pad", 0),
+                    dilation=require_positive("convolution_param dilation", _spatial(conv, "dilation", 1)),
                     groups=group, bias=conv.bias_term)
     return conv, in_channels, num_output, geometry
 

@@ -86,7 +86,7 @@ def _run_step(step, inputs, input_shape):
         module = LAYERS[step.layer.type](step.layer, shapes, step.options)
     except NetworkError as exc:
         raise NetworkError(f"{label}: {exc}", layer=info.name, line=info.line) from None
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, ArithmeticError) as exc:  # an unchecked bad parameter still names the layer
         raise NetworkError(f"{label}: {exc}", layer=info.name, line=info.line) from None
     module.eval()
     try:

@@ -175,6 +175,14 @@ class Split(nn.Module):
 
 # --- builders: (LayerParameter, bottom shapes with batch dim, options) -> module -------------------
 
+def require_positive(what, values):
+    """Caffe CHECKs these (a zero stride divides by zero); here the error names the parameter."""
+    if any(v < 1 for v in values):
+        shown = values[0] if len(set(values)) == 1 else tuple(values)
+        raise ValueError(f"{what} must be at least 1, got {shown}")
+    return values
+
+
 def _pool_geometry(p, shape):
     def pair(h_name, w_name, single, default):
         if p.HasField(h_name) or p.HasField(w_name):
@@ -186,7 +194,9 @@ def _pool_geometry(p, shape):
         return (shape[2], shape[3]), (1, 1), (0, 0)
     if kernel[0] is None or kernel[1] is None:
         raise ValueError("pooling_param needs kernel_size (or kernel_h and kernel_w) unless global_pooling is set")
-    return kernel, pair("stride_h", "stride_w", "stride", 1), pair("pad_h", "pad_w", "pad", 0)
+    return (require_positive("pooling_param kernel_size", kernel),
+            require_positive("pooling_param stride", pair("stride_h", "stride_w", "stride", 1)),
+            pair("pad_h", "pad_w", "pad", 0))
 
 
 def build_pooling(layer, shapes, options):
@@ -208,7 +218,7 @@ def build_pooling(layer, shapes, options):
 
 def build_lrn(layer, shapes, options):
     p = layer.lrn_param
-    if p.local_size % 2 == 0:
+    if p.local_size % 2 == 0:  # (0 included)
         raise ValueError(f"LRN local_size must be odd, got {p.local_size}")
     if p.norm_region == caffe_pb2.LRNParameter.WITHIN_CHANNEL:
         return WithinChannelLRN(p.local_size, p.alpha, p.beta)

@@ -192,3 +192,27 @@ def test_batchnorm_whose_output_is_also_used_elsewhere_is_not_fused(make_net):
     x = torch.randn(2, 2, 3, 3)
     normalized = x / (1 + 1e-5) ** 0.5  # fresh running statistics: mean 0, variance 1
     assert torch.allclose(module(x), 3 * normalized, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer,needle", [
+    ('type: "Pooling" bottom: "data" top: "out" pooling_param { kernel_size: 2 stride: 0 }',
+     "pooling_param stride must be at least 1, got 0"),
+    ('type: "Pooling" bottom: "data" top: "out" pooling_param { kernel_h: 2 kernel_w: 0 }',
+     r"pooling_param kernel_size must be at least 1, got \(2, 0\)"),
+    ('type: "Convolution" bottom: "data" top: "out" convolution_param { num_output: 4 kernel_size: 3 stride: 0 }',
+     "convolution_param stride must be at least 1, got 0"),
+    ('type: "Convolution" bottom: "data" top: "out" convolution_param { num_output: 4 kernel_size: 0 }',
+     "convolution_param kernel_size must be at least 1, got 0"),
+    ('type: "Convolution" bottom: "data" top: "out" convolution_param { num_output: 4 kernel_size: 3 dilation: 0 }',
+     "convolution_param dilation must be at least 1, got 0"),
+    ('type: "Convolution" bottom: "data" top: "out" convolution_param { num_output: 4 kernel_size: 3 group: 2 }',
+     r"group 2 must divide both the input channels \(3\)"),
+    ('type: "LRN" bottom: "data" top: "out" lrn_param { local_size: 0 }', "local_size must be odd, got 0")])
+def test_bad_geometry_names_the_layer_and_line(layer, needle):
+    from digits.frameworks import NetworkError
+    text = ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+            f'layer {{ name: "bad" {layer} }}\n')
+    with pytest.raises(NetworkError, match=needle) as info:
+        build_network("caffe", text, (3, 8, 8), None)
+    assert '"bad"' in str(info.value) and "line 3" in str(info.value)
+    assert info.value.layer == "bad" and info.value.line == 3
