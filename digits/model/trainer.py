@@ -177,16 +177,18 @@ class Trainer:
                 world_size=rt.world_size)
         rt.emit("progress", value=(self.start_epoch - 1) / epochs, epoch=float(self.start_epoch - 1))
         last_val, last_train, speeds = {}, None, []
+        self.last_val, self.validated_at = {}, None
+        # DIGITS' test_interval: val_interval epochs in iterations, so 0.5 validates twice an epoch
+        self.val_every = max(1, round(cfg["val_interval"] * self.steps_per_epoch)) if cfg["val_interval"] > 0 else 0
         for epoch in range(self.start_epoch, epochs + 1):
             started = time.perf_counter()
             last_train, images = self.train_epoch(epoch)
             speeds.append(images / max(1e-9, time.perf_counter() - started))
             print(f"epoch {epoch}: {speeds[-1]:.1f} images/s (this rank)", file=sys.stderr, flush=True)
             final = epoch == epochs
-            if "val" in self.eval_loaders and (final or due(epoch, cfg["val_interval"])):
-                last_val = self.evaluate("val")
-                for name, value in last_val.items():
-                    self.metric("val", name, epoch, value)
+            if "val" in self.eval_loaders and final and self.validated_at != epoch:
+                self.validate(epoch)
+            last_val = self.last_val
             if final or due(epoch, cfg["snapshot_interval"]):
                 self.save_snapshot(epoch)
         results = {"final_epoch": epochs}
@@ -242,6 +244,8 @@ class Trainer:
                 last_report = self._report(epoch, (i + 1) / n, running, used_iteration)
                 epoch_loss += running
                 running.zero_()
+            if "val" in self.eval_loaders and self.val_every and self.scheduler.last_epoch % self.val_every == 0:
+                self.validate(round(self.scheduler.last_epoch / self.steps_per_epoch, 6))
         epoch_loss = rt.all_sum(epoch_loss) if rt.distributed else epoch_loss
         return (float(epoch_loss[0] / epoch_loss[1]) if epoch_loss[1] else last_report), images
 
@@ -259,6 +263,13 @@ class Trainer:
         self.metric("train", "loss", point, loss)
         self.metric("train", "learning_rate", point, lr)
         return loss
+
+    def validate(self, point):
+        """Validation at `point` epochs (fractional when val_interval is)."""
+        point = int(point) if float(point).is_integer() else point
+        self.last_val, self.validated_at = self.evaluate("val"), point
+        for name, value in self.last_val.items():
+            self.metric("val", name, point, value)
 
     @torch.no_grad()
     def evaluate(self, phase):

@@ -134,3 +134,14 @@ def test_cpu_training_leaves_a_core_for_the_server(monkeypatch):
     assert trainer_runtime.cpu_training_threads() == 1
     monkeypatch.setenv("DIGITS_TRAIN_THREADS", "4")
     assert trainer_runtime.cpu_training_threads() == 4
+
+
+def test_fractional_val_interval_validates_within_epochs(tmp_path, dataset_dir):
+    job_dir = trainkit.make_job(str(tmp_path / "half"), dataset_dir, train_epochs=2, val_interval=0.5)
+    code, msgs = run_in_process(job_dir)       # 6 iterations per epoch → every 3 iterations, like DIGITS
+    assert code == 0, of_type(msgs, "error")
+    assert [e for e, _ in metrics(msgs, "val", "accuracy")] == [0.5, 1, 1.5, 2]
+    job_dir = trainkit.make_job(str(tmp_path / "one_half"), dataset_dir, train_epochs=2, val_interval=1.5)
+    code, msgs = run_in_process(job_dir)
+    assert code == 0, of_type(msgs, "error")
+    assert [e for e, _ in metrics(msgs, "val", "accuracy")] == [1.5, 2]
