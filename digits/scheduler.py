@@ -287,7 +287,7 @@ class Scheduler:
                 try:
                     last_emit = self._handle_line(job, task, line, log_file, last_emit)
                 except Exception:  # noqa: BLE001 - reading must go on, or the tool blocks on its pipe
-                    logger.exception("job %s: could not handle the line %r", job.id, line[:200])
+                    log.exception("job %s: could not handle the line %r", job.id, line[:200])
         finally:
             proc.wait()
             log_file.close()

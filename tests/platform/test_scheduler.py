@@ -64,6 +64,18 @@ def test_malformed_protocol_lines_are_warnings_and_reading_goes_on(scheduler, jo
     assert '"value": "half"' in log and "x" * 200_000 in log
 
 
+def test_a_job_kind_that_raises_on_messages_does_not_stop_the_reading(scheduler, jobs_dir):
+    sched = scheduler()
+    job = make_fake_job(jobs_dir, steps=2, extra_args=["--garbage"])   # more output than a pipe holds
+
+    def broken(task, msg):
+        raise RuntimeError("a job kind's bug")
+    job.on_task_message = broken
+    sched.add_job(job)
+    wait_status(job, Status.DONE)
+    assert "x" * 200_000 in open(job.path(job.tasks[0].log_file)).read()
+
+
 def test_pool_capacity_one_runs_jobs_one_at_a_time(scheduler, jobs_dir, tmp_path):
     record = str(tmp_path / "record.txt")
     sched = scheduler()
