@@ -85,6 +85,7 @@ class Job:
     def load(job_dir):
         """Rebuilds a job from its folder; a damaged job.json yields a BrokenJob saying why."""
         jobs_dir, job_id = os.path.split(os.path.normpath(job_dir))
+        data = None
         try:
             with open(os.path.join(job_dir, JOB_FILE)) as f:
                 data = json.load(f)
@@ -101,7 +102,10 @@ class Job:
             job.extra = data.get("extra", {})
             return job
         except (OSError, ValueError, KeyError, TypeError, AttributeError, JobError) as exc:
-            return BrokenJob(jobs_dir, job_id, f"{type(exc).__name__}: {exc}")
+            # The owner, when the damaged file still names one: only they may delete it.
+            owner = data.get("owner") if isinstance(data, dict) else None
+            return BrokenJob(jobs_dir, job_id, f"{type(exc).__name__}: {exc}",
+                             owner if isinstance(owner, str) else None)
 
     # ----- state
     @property
@@ -179,17 +183,7 @@ class BrokenJob(Job):
     kind = "broken"
     title = "Unreadable job"
 
-    def __init__(self, jobs_dir, job_id, reason):
-        super().__init__(jobs_dir, job_id, owner=_readable_owner(os.path.join(jobs_dir, job_id)), job_id=job_id)
+    def __init__(self, jobs_dir, job_id, reason, owner=None):
+        super().__init__(jobs_dir, job_id, owner=owner, job_id=job_id)
         self.load_error = f"job.json could not be loaded ({reason})"
         self.status_history = StatusHistory([[Status.ERROR, time.time()]])
-
-
-def _readable_owner(job_dir):
-    """The owner named in a damaged job.json, when it can still be read: only they may delete it."""
-    try:
-        with open(os.path.join(job_dir, JOB_FILE)) as f:
-            owner = json.load(f).get("owner")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return owner if isinstance(owner, str) else None
