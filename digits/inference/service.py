@@ -54,21 +54,20 @@ class InferenceService:
             raise InferenceError(f"the inference worker has been busy with other requests for {QUEUE_TIMEOUT:g} s; "
                                  "try again when they are done", 503, "Busy")
         try:
-            try:
-                self._ensure_started()
-                self._next_id += 1
-                self._send(dict(fields, op=op, id=self._next_id))
-                response = self._receive(self._next_id, time.monotonic() + timeout)
-            except _WorkerGone as exc:
-                code = self._stop()
-                tail = " | ".join(list(self._stderr_tail)[-3:])
-                raise InferenceError(f"the inference worker stopped during the request ({exc}, exit code {code})"
-                                     f"{': ' + tail if tail else ''}; a new worker starts with the next request",
-                                     500, "WorkerCrashed", exit_code=code) from None
-            except _TimedOut:
-                self._stop()
-                raise InferenceError(f"inference did not finish within {timeout:g} s; the worker was stopped "
-                                     f"and a new one starts with the next request", 504, "Timeout") from None
+            self._ensure_started()
+            self._next_id += 1
+            self._send(dict(fields, op=op, id=self._next_id))
+            response = self._receive(self._next_id, time.monotonic() + timeout)
+        except _WorkerGone as exc:
+            code = self._stop()
+            tail = " | ".join(list(self._stderr_tail)[-3:])
+            raise InferenceError(f"the inference worker stopped during the request ({exc}, exit code {code})"
+                                 f"{': ' + tail if tail else ''}; a new worker starts with the next request",
+                                 500, "WorkerCrashed", exit_code=code) from None
+        except _TimedOut:
+            self._stop()
+            raise InferenceError(f"inference did not finish within {timeout:g} s; the worker was stopped "
+                                 f"and a new one starts with the next request", 504, "Timeout") from None
         finally:
             self._lock.release()
         if not response.get("ok"):
