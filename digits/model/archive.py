@@ -106,8 +106,13 @@ def deploy_files(job, spec, epoch):
 
 def _prune_exports(deploy_dir):
     """Keeps the exports of the most recently made snapshots; older ones are made again on demand."""
+    def made(folder):   # another download may be pruning at the same time
+        try:
+            return os.stat(folder).st_mtime
+        except OSError:
+            return 0.0
     folders = [os.path.join(deploy_dir, n) for n in os.listdir(deploy_dir) if not n.startswith(".")]
-    folders.sort(key=lambda f: os.stat(f).st_mtime, reverse=True)
+    folders.sort(key=made, reverse=True)
     for old in folders[KEEP_EXPORTS:]:
         shutil.rmtree(old, ignore_errors=True)
 
