@@ -181,14 +181,10 @@ class ModelForm(FlaskForm):
             return
         from digits.model.lr_policy import LRPolicyError, lr_curve
         for rate in float_list(self.learning_rate.data):
-            try:
-                points = lr_curve(self.lr_policy_params(), rate, max_iter=1000)
-                if not all(math.isfinite(v) for v in points["learning_rate"]):
-                    raise LRPolicyError("the learning rate stops being a finite number: gamma or power too large")
-            except (LRPolicyError, OverflowError, ValueError, ZeroDivisionError) as exc:
-                message = str(exc) if not isinstance(exc, OverflowError) else \
-                    "the learning rate overflows: gamma or power too large"
-                self.lr_policy.errors = list(self.lr_policy.errors) + [message]
+            try:   # lr_curve turns overflows and non-finite rates into LRPolicyError itself
+                lr_curve(self.lr_policy_params(), rate, max_iter=1000)
+            except LRPolicyError as exc:
+                self.lr_policy.errors = list(self.lr_policy.errors) + [str(exc)]
                 return
 
     def unused_fields(self):
