@@ -11,6 +11,18 @@ class DataRequired(_DataRequired):
         super().__call__(form, field)
 
 
+class FieldError(ValueError):
+    """A problem a view finds beyond the form's own checks (a path, a snapshot epoch, a crop size),
+    reported on the field it belongs to."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+    def attach_to(self, form):
+        getattr(form, self.field).errors.append(str(self))
+
+
 def float_list(text):
     return [float(v) for v in str(text or "").replace(" ", "").split(",") if v != ""]
 

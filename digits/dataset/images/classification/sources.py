@@ -10,6 +10,7 @@ import random
 
 from digits.dataset import files
 from digits.dataset.archive import ArchiveError, check_archive, check_archive_opens, is_archive_name
+from digits.utils.forms import FieldError
 from digits.utils.image import is_image_file
 from digits.utils.paths import PathError, resolve_user_path
 
@@ -19,12 +20,6 @@ SCAN_BUDGET = 20000   # directory entries looked at per folder when checking it 
 # A zip's listing is read from its central directory at once; a compressed tar must be decompressed
 # to be listed, so big ones are checked by the parse task (before extracting) instead of the request.
 TAR_CHECK_IN_REQUEST_BYTES = 64 << 20
-
-
-class SourceError(ValueError):
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
 
 
 def _has_image(folder, budget=SCAN_BUDGET):
@@ -42,19 +37,19 @@ def _has_image(folder, budget=SCAN_BUDGET):
 def check_image_folder(field, path, roots, min_classes):
     """Resolves a user folder; it must hold ≥ min_classes subfolders with images."""
     if not path or not path.strip():
-        raise SourceError(field, "a folder is required")
+        raise FieldError(field, "a folder is required")
     try:
         folder = resolve_user_path(path, roots, kind="dir")
     except PathError as exc:
-        raise SourceError(field, str(exc)) from None
+        raise FieldError(field, str(exc)) from None
     try:
         subdirs = [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if not n.startswith(".")]
     except OSError as exc:
-        raise SourceError(field, f"cannot read {path}: {exc.strerror or exc}") from None
+        raise FieldError(field, f"cannot read {path}: {exc.strerror or exc}") from None
     classes = [d for d in subdirs if os.path.isdir(d) and _has_image(d)]
     if len(classes) < min_classes:
         what = "is empty" if not subdirs else f"has {len(classes)} class subfolder(s) with images"
-        raise SourceError(field, f"{path} {what}; it needs at least {min_classes} "
+        raise FieldError(field, f"{path} {what}; it needs at least {min_classes} "
                                  "subfolder(s) of images, one per class")
     return folder
 
@@ -77,7 +72,7 @@ def image_params(form):
 
 
 def plan(form, staging, config):
-    """Returns the job params; raises SourceError(field, message) for a bad source."""
+    """Returns the job params; raises FieldError(field, message) for a bad source."""
     seed = form.random_seed.data
     if seed is None:
         seed = random.SystemRandom().randrange(2 ** 31)
@@ -104,7 +99,7 @@ def _plan_folder(form, staging, config):
     if _uploaded(archive):
         name = archive.filename
         if not is_archive_name(name):
-            raise SourceError("folder_train_archive", f'"{name}" is not a .zip or .tar(.gz/.bz2/.xz) archive')
+            raise FieldError("folder_train_archive", f'"{name}" is not a .zip or .tar(.gz/.bz2/.xz) archive')
         suffix = next(s for s in (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".zip", ".tar")
                       if name.lower().endswith(s))
         rel = _save_upload(archive, staging, "images" + suffix)
@@ -116,12 +111,12 @@ def _plan_folder(form, staging, config):
             else:
                 check_archive_opens(saved)
         except ArchiveError as exc:
-            raise SourceError("folder_train_archive", str(exc)) from None
+            raise FieldError("folder_train_archive", str(exc)) from None
         args = ["--folder", EXTRACT_DIR, "--archive", rel, "--max-extract-bytes", limit]
     elif form.folder_train.data and form.folder_train.data.strip():
         args = ["--folder", check_image_folder("folder_train", form.folder_train.data, roots, 2)]
     else:
-        raise SourceError("folder_train", "Training images is required (a folder, or an uploaded archive)")
+        raise FieldError("folder_train", "Training images is required (a folder, or an uploaded archive)")
     pct_val = 0 if form.has_val_folder.data else (form.folder_pct_val.data or 0)
     pct_test = 0 if form.has_test_folder.data else (form.folder_pct_test.data or 0)
     args += ["--pct-val", pct_val, "--pct-test", pct_test]
@@ -153,7 +148,7 @@ def _plan_textfile(form, staging, roots):
     try:
         num_labels = len(files.read_labels(os.path.join(staging, labels_path), display_name=labels_name))
     except files.ListFileError as exc:
-        raise SourceError("textfile_local_labels_file" if local else "textfile_labels_file", str(exc)) from None
+        raise FieldError("textfile_local_labels_file" if local else "textfile_labels_file", str(exc)) from None
     args = ["--labels-file", labels_path]
     splits = []
     for split in files.SPLITS:
@@ -166,7 +161,7 @@ def _plan_textfile(form, staging, roots):
             try:
                 base = resolve_user_path(base, roots, kind="dir")
             except PathError as exc:
-                raise SourceError(base_field, str(exc)) from None
+                raise FieldError(base_field, str(exc)) from None
         else:
             base = None
         _check_list(os.path.join(staging, rel), list_name, num_labels, base, roots, local, split,
@@ -188,12 +183,12 @@ def _list_source(form, staging, roots, name, saved_name, local):
         try:
             path = resolve_user_path(getattr(form, field).data, roots, kind="file")
         except PathError as exc:
-            raise SourceError(field, str(exc)) from None
+            raise FieldError(field, str(exc)) from None
         return path, getattr(form, field).data.strip()
     field = f"textfile_{name}"
     storage = getattr(form, field).data
     if not _uploaded(storage):
-        raise SourceError(field, f"{getattr(form, field).label.text} is required (upload a file)")
+        raise FieldError(field, f"{getattr(form, field).label.text} is required (upload a file)")
     return _save_upload(storage, staging, saved_name), upload_name(storage)
 
 
@@ -214,6 +209,6 @@ def _check_list(path, shown_name, num_labels, base, roots, local, split, field):
         items = files.read_list(path, num_labels, base_folder=base or default_base, check_path=check,
                                 display_name=f"{split} list ({shown_name})")
     except files.ListFileError as exc:
-        raise SourceError(field, str(exc)) from None
+        raise FieldError(field, str(exc)) from None
     if not items:
-        raise SourceError(field, f"the {split} list has no images")
+        raise FieldError(field, f"the {split} list has no images")

@@ -10,9 +10,9 @@ from digits.auth import current_user, login_required
 from digits.dataset import files
 from digits.dataset.images.classification.forms import ImageClassificationDatasetForm
 from digits.dataset.images.classification.job import NEW_URL, ImageClassificationDatasetJob, data_uri
-from digits.dataset.images.classification.sources import SourceError, plan
+from digits.dataset.images.classification.sources import plan
 from digits.job import new_job_id
-from digits.utils.forms import form_data_dict
+from digits.utils.forms import FieldError, form_data_dict
 from digits.utils.routing import (config, form_errors_response, get_job_or_404, json_error, scheduler, wants_json,
                                   wants_json_reply)
 
@@ -49,9 +49,9 @@ def create():
     os.makedirs(staging)
     try:
         params = plan(form, staging, cfg)
-    except SourceError as exc:
+    except FieldError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        getattr(form, exc.field).errors.append(str(exc))
+        exc.attach_to(form)
         return _form_failed(form)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -9,7 +9,7 @@ from digits.inference.service import get_service
 from digits.model.forms import ModelForm
 from digits.model.job import ImageClassificationModelJob
 from digits.status import Status
-from digits.utils.forms import float_list, form_data_dict
+from digits.utils.forms import FieldError, float_list, form_data_dict
 from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json_reply
 
 blueprint = Blueprint("models_classification", __name__)
@@ -79,8 +79,8 @@ def create():
     try:
         framework, network_text, source_id, pretrained = _network_source(form)
         _check_network(framework, network_text, dataset, form)
-    except SourceError as exc:
-        getattr(form, exc.field).errors.append(str(exc))
+    except FieldError as exc:
+        exc.attach_to(form)
         return _form_failed(form)
     except ValueError as exc:
         _network_field(form).errors.append(str(exc))
@@ -108,14 +108,6 @@ def _network_field(form):
             "pretrained": form.pretrained_networks}.get(form.method.data, form.standard_networks)
 
 
-class SourceError(ValueError):
-    """A problem with a field other than the network's own (snapshot epoch, crop size)."""
-
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-
-
 def _network_source(form):
     """(framework, network text, id of the job the weights come from, weights file) for the method."""
     from digits.networks import standard_network
@@ -134,7 +126,7 @@ def _network_source(form):
         weights = previous.snapshot_path(form.previous_network_snapshot.data)
         if weights is None:
             epochs = ", ".join(map(str, previous.snapshot_epochs())) or "none yet"
-            raise SourceError("previous_network_snapshot",
+            raise FieldError("previous_network_snapshot",
                               f"model {previous.name!r} has no snapshot for epoch "
                               f"{form.previous_network_snapshot.data or 'latest'} (it has: {epochs})")
         return previous.extra["framework"], previous.network_text(), previous.id, weights
@@ -148,7 +140,7 @@ def _network_source(form):
 
 def _check_network(framework, network_text, dataset, form):
     """Builds the network for the dataset's image size when it is known, so misfits fail here;
-    raises ValueError (the network's field) or SourceError (another field)."""
+    raises ValueError (the network's field) or FieldError (another field)."""
     if dataset.status != Status.DONE:
         return   # the training job reports it once the dataset exists
     try:
@@ -157,7 +149,7 @@ def _check_network(framework, network_text, dataset, form):
         raise ValueError(f"could not check the network against the dataset: {exc}") from None
     if form.crop_size.data:
         if form.crop_size.data > min(height, width):
-            raise SourceError("crop_size", f"crop size {form.crop_size.data} is larger than the images "
+            raise FieldError("crop_size", f"crop size {form.crop_size.data} is larger than the images "
                                            f"({width}×{height})")
         height = width = form.crop_size.data
     try:
