@@ -7,6 +7,7 @@ or a server that will not start. Errors are ValueError naming the field.
 import math
 
 from digits.status import Status
+from digits.utils.checks import is_number
 
 _NUMBER = (int, float)
 
@@ -28,7 +29,7 @@ def check_history(field, history):
     _check(field, history, list, "a list of [status, time] pairs", optional=True)
     for entry in history or []:
         if not (isinstance(entry, list) and len(entry) == 2 and entry[0] in Status.ALL
-                and isinstance(entry[1], _NUMBER) and not isinstance(entry[1], bool)):
+                and is_number(entry[1], finite=False)):
             _fail(field, f"a list of [status, time] pairs with a status among {', '.join(Status.ALL)}", entry)
 
 

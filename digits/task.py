@@ -1,11 +1,11 @@
 """A Task is one subprocess run of a digits.tools entry point, and everything learnt from its stdout."""
 import json
-import math
 import os
 import sys
 import time
 
 from digits.status import Status, StatusHistory
+from digits.utils.checks import is_number
 
 LOG_TAIL_LINES = 200
 
@@ -35,8 +35,7 @@ def _add_point(series, epoch, value):
 def _number(value, finite=True):
     """An int or float from a protocol field; anything else is a malformed message. Metric values
     may be NaN or infinite: a diverging training is worth charting."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or (finite and not math.isfinite(value)):
+    if not is_number(value, finite):
         raise ValueError(f"expected a number, got {value!r:.60}")
     return value
 

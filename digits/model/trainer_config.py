@@ -1,12 +1,12 @@
 """train_config.json: read, fill defaults, check every field (errors name the field)."""
 import json
-import math
 import os
 
 from digits.model.augment import Augment
 from digits.model.lr_policy import POLICIES
 from digits.model.preprocess import MEAN_MODES
 from digits.model.solver import optimizer_spec
+from digits.utils.checks import is_number
 
 CONFIG_FILE = "train_config.json"
 FRAMEWORKS = ("caffe", "torch")
@@ -26,7 +26,7 @@ def _int(config, name, minimum, allow_none=False):
     value = config.get(name)
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+    if not is_number(value, finite=False) or not float(value).is_integer():
         raise ConfigError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
@@ -37,7 +37,7 @@ def _nonneg_number(config, name):
     value = config.get(name)
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if not is_number(value) or value < 0:
         raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
     return float(value)
 
@@ -100,7 +100,7 @@ def _pretrained(value):
     multiplier = value.get("lr_multiplier", 1.0)
     if multiplier is None:
         multiplier = 1.0
-    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or multiplier < 0:
+    if not is_number(multiplier, finite=False) or multiplier < 0:
         raise ConfigError(f"pretrained.lr_multiplier must be a number >= 0, got {multiplier!r}")
     return {"file": os.path.abspath(value["file"]), "lr_multiplier": float(multiplier)}
 

@@ -6,13 +6,13 @@ Every file lands under a fixed name chosen here; archives are extracted with dig
 and loads the weights (torch.load(weights_only=True)), so a model that cannot run is refused.
 """
 import json
-import math
 import os
 import shutil
 
 from digits.inference.errors import InferenceError
 from digits.model.job import NETWORK_FILES
 from digits.pretrained_model.job import INFO_FILE, LABELS_FILE, WEIGHTS_FILE
+from digits.utils.checks import is_number
 
 NETWORK_SUFFIXES = {".prototxt": "caffe", ".py": "torch"}
 WEIGHTS_SUFFIXES = (".pt", ".pth")
@@ -105,8 +105,7 @@ def check_preprocess(params, named):
         value = params.get(field)
         if value is None and not required:
             return None
-        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-                or value != int(value)):
+        if not is_number(value) or value != int(value):
             raise bad(f"{named(field)} must be a whole number, got {value!r}")
         if not low <= value <= high:
             raise bad(f"{named(field)} must be between {low} and {high}, got {value!r}")
@@ -129,8 +128,7 @@ def check_preprocess(params, named):
     checked["channel_order"] = one_of("channel_order", ("RGB",), "RGB")
     checked["whitening"] = one_of("whitening", (False, True), False)
     scale = params.get("scale")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
-                              or not math.isfinite(scale) or scale <= 0):
+    if scale is not None and (not is_number(scale) or scale <= 0):
         raise bad(f"{named('scale')} must be a finite number > 0 (or none: the network's own), got {scale!r}")
     return checked
 

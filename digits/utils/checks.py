@@ -2,6 +2,13 @@
 import math
 
 
+def is_number(value, finite=True):
+    """A JSON number (int or float, not a bool), finite unless told otherwise: no coercion from
+    strings, for values read from files and protocol messages that must already be numbers."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and (not finite or math.isfinite(value)))
+
+
 def finite_number(label, value, error=ValueError):
     """float(value), or `error` naming the setting when it is not a finite number."""
     try:
