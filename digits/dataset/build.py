@@ -4,12 +4,12 @@ Workers return serialized Datums (and, for the train split, the sum of their res
 the mean) chunk by chunk; Pool.imap keeps chunk order, so keys follow the list order.
 """
 import multiprocessing
-import signal
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from digits.dataset.check import init_pool_worker
 from digits.dataset.datum import array_to_datum
 from digits.utils.image import LoadImageError, decode_image_bytes, resize_image
 from digits.utils.cpu import usable_cores
@@ -72,9 +72,7 @@ _worker_args = None
 
 def _init_worker(spec, want_sum):
     global _worker_args
-    # The parent handles SIGTERM (abort) and terminates the pool; workers just die on it.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_pool_worker()
     _worker_args = (spec, want_sum)
 
 

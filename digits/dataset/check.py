@@ -13,8 +13,9 @@ from digits.utils.image import check_image_file
 POOL_FROM = 256  # below this many files, starting processes costs more than it saves
 
 
-def _init_worker():
-    # SIGTERM (abort) kills a worker outright; Ctrl-C is the parent's to handle.
+def init_pool_worker():
+    """Signals of a dataset tool's pool worker: the parent handles SIGTERM (abort) and terminates the
+    pool, so a worker just dies on it; Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -35,7 +36,7 @@ def check_images(paths, workers=0, on_progress=None):
     chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
     pool = None
     if workers > 1:
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker)
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=init_pool_worker)
         results = pool.imap(_check_chunk, chunks)
     else:
         results = map(_check_chunk, chunks)
