@@ -6,7 +6,8 @@ import sys
 
 def parse_args(argv=None):
     from digits import __version__
-    parser = argparse.ArgumentParser(prog="digits-devserver", description="Run the DIGITS training server.")
+    parser = argparse.ArgumentParser(prog="digits-devserver", description="Run the DIGITS training server.",
+                                     epilog="`digits-devserver users --help`: accounts for DIGITS_AUTH=password.")
     parser.add_argument("-p", "--port", type=int, default=None,
                         help="port to listen on (default $DIGITS_PORT or 5000)")
     parser.add_argument("--host", default=os.environ.get("DIGITS_HOST", "0.0.0.0"),
@@ -18,6 +19,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["users"]:
+        from digits.users_cli import main as users_main
+        return users_main(argv[1:])
     args = parse_args(argv)
     # gevent must patch the standard library before anything opens sockets or threads.
     from gevent import monkey

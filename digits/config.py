@@ -3,6 +3,10 @@ import os
 import secrets
 
 
+SECRET_KEY_FILE = ".secret_key"
+AUTH_MODES = ("open", "password")
+
+
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the variable and what it wants."""
 
@@ -37,8 +41,9 @@ def _env_list(name):
 
 
 def _secret_key(jobs_dir):
-    """A per-installation key kept beside the jobs so sessions/CSRF survive restarts."""
-    path = os.path.join(os.path.dirname(os.path.abspath(jobs_dir)), "secret_key")
+    """A per-installation key that signs sessions and CSRF tokens, kept in the jobs folder (mode 0600,
+    hidden, never served by /files) so they survive restarts. Whoever can read it can sign in as anyone."""
+    path = os.path.join(jobs_dir, SECRET_KEY_FILE)
     try:
         with open(path) as f:
             key = f.read().strip()
@@ -48,13 +53,30 @@ def _secret_key(jobs_dir):
         pass
     key = secrets.token_hex(32)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(jobs_dir, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(key)
     except OSError:
         pass
     return key
+
+
+def _env_choice(name, default, choices):
+    value = (os.environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {os.environ[name]!r}")
+    return value
+
+
+def _task_user(name):
+    from digits.sandbox import TaskUser, resolve_task_user
+    if isinstance(name, TaskUser):
+        return name
+    try:
+        return resolve_task_user(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(overrides=None):
@@ -78,14 +100,24 @@ def load_config(overrides=None):
         "max_upload_bytes": _env_number("DIGITS_MAX_UPLOAD_MB", 2048, minimum=1) * 1024 * 1024,
         "abort_grace_seconds": _env_number("DIGITS_ABORT_GRACE", 5.0, cast=float, minimum=0),
         "task_nice": _env_number("DIGITS_TASK_NICE", 5, minimum=0),
+        "task_user": os.environ.get("DIGITS_TASK_USER", "").strip() or None,   # a name; a TaskUser once loaded
+        "python_networks": _env_choice("DIGITS_PYTHON_NETWORKS", "1", ("1", "0")) == "1",
+        # Network checks (model submit, Visualize): workers, and the limits of each check.
+        "check_workers": _env_number("DIGITS_CHECK_WORKERS", 2, minimum=1),
+        "check_timeout": _env_number("DIGITS_CHECK_TIMEOUT", None, cast=float, minimum=1),   # None: 60 s
+        "check_cpu_seconds": _env_number("DIGITS_CHECK_CPU_SECONDS", 120, minimum=1),
+        "check_memory_mb": _env_number("DIGITS_CHECK_MEMORY_MB", 4096, minimum=1024),
         "async_mode": os.environ.get("DIGITS_ASYNC_MODE", "gevent"),
         "secret_key": os.environ.get("DIGITS_SECRET_KEY"),
+        "auth": _env_choice("DIGITS_AUTH", "open", AUTH_MODES),
+        "max_waiting_per_user": _env_number("DIGITS_MAX_WAITING_PER_USER", 20, minimum=1),
         "plugins": _env_list("DIGITS_PLUGINS") or [],
         "start_scheduler": True,
         "testing": False,
     }
     config.update(overrides)
     config["jobs_dir"] = os.path.realpath(config["jobs_dir"])
+    config["task_user"] = _task_user(config["task_user"])
     if not config["secret_key"]:
         config["secret_key"] = _secret_key(config["jobs_dir"])
     return config

@@ -1,10 +1,13 @@
 """A Job is a folder on disk: job.json (written atomically) plus the tasks' logs and artifacts."""
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 
+from digits.utils import finite_json
 from digits.utils.atomic import atomic_open
 from digits.job_schema import check_job_data
 from digits.status import Status, StatusHistory
@@ -23,6 +26,18 @@ def register_job_kind(cls):
     return cls
 
 
+@contextlib.contextmanager
+def discard_on_error(jobs):
+    """For jobs being created (jobs may grow inside): if anything fails before they are registered,
+    their folders go too, so no half-made job is loaded, or warned about, at the next start."""
+    try:
+        yield jobs
+    except BaseException:
+        for job in jobs:
+            shutil.rmtree(job.dir, ignore_errors=True)
+        raise
+
+
 def new_job_id():
     """Ids sort by creation time, and a random suffix keeps same-second jobs apart."""
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
@@ -30,7 +45,7 @@ def new_job_id():
 
 def write_json_atomic(path, data, durable=True):
     with atomic_open(path, "w", durable) as f:
-        json.dump(data, f, separators=(",", ":"), default=str)
+        f.write(finite_json.dumps(data, separators=(",", ":"), default=str))
 
 
 @register_job_kind
@@ -68,11 +83,22 @@ class Job:
         }
 
     def save(self, durable=True):
+        self._write(self.to_dict(), durable)
+
+    def save_changed(self, **fields):
+        """Sets attributes (name, notes) once job.json holds them: a failed write (disk full) raises
+        and leaves the job as it was in memory too, so no page shows what a restart would lose."""
+        with self._lock:
+            self._write(dict(self.to_dict(), **fields), durable=True)
+            for key, value in fields.items():
+                setattr(self, key, value)
+
+    def _write(self, data, durable):
         if self.load_error:
             return  # never overwrite a damaged job.json: it is evidence, and maybe repairable
         with self._lock:
             os.makedirs(self.dir, exist_ok=True)
-            write_json_atomic(os.path.join(self.dir, JOB_FILE), self.to_dict(), durable)
+            write_json_atomic(os.path.join(self.dir, JOB_FILE), data, durable)
             self._last_save = time.time()
 
     def save_throttled(self, interval=2.0):

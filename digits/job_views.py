@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, require_owner
+from digits.quota import check_waiting
 from digits.status import Status
 from digits.utils.routing import get_job_or_404, json_error, scheduler, wants_json, wants_json_reply
 
@@ -58,16 +59,17 @@ def edit(job_id, category):
     name, notes = data.get("job_name"), data.get("job_notes")
     if name is None and notes is None:
         return json_error("nothing to change: send job_name and/or job_notes", 400)
+    changes = {}
     if name is not None:
         name = str(name).strip()
         if not name or len(name) > MAX_NAME:
             return json_error(f"job_name must be 1 to {MAX_NAME} characters", 400)
-        job.name = name
+        changes["name"] = name
     if notes is not None:
         if len(str(notes)) > MAX_NOTES:
             return json_error(f"job_notes may be at most {MAX_NOTES} characters", 400)
-        job.notes = str(notes)
-    job.save()
+        changes["notes"] = str(notes)
+    job.save_changed(**changes)   # a full disk raises here (507) with the job unchanged
     scheduler().emitter.job_update(job, "attribute", name=job.name, notes=job.notes)
     return jsonify(job.summary())
 
@@ -87,6 +89,7 @@ def abort_job(job_id, category):
 def resume(job_id, category):
     job = get_job_or_404(job_id, category)
     require_owner(job, "resume")
+    check_waiting(scheduler(), job.owner)   # a resumed job waits like a new one
     try:
         scheduler().resume_job(job)
     except ValueError as exc:

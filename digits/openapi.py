@@ -24,7 +24,9 @@ def _json(schema, description="OK"):
 
 def _errors(*codes):
     texts = {400: "bad input", 401: "login required", 403: "not the owner / in use", 404: "no such job",
-             409: "not possible in the job's state", 413: "upload too large"}
+             409: "not possible in the job's state", 413: "upload too large",
+             429: "too many of the user's jobs waiting (Retry-After says when to try again)",
+             507: "the jobs disk is full"}
     # A 400 is a form error ({"errors": ...}) or a plain one ({"error": ...}).
     bad = {"anyOf": [FORM_ERRORS, ERROR]}
     return {str(c): _json(bad if c == 400 else ERROR, texts[c]) for c in codes}
@@ -69,9 +71,18 @@ def build_spec():
         "/index.json": {"get": _op("Datasets and models")},
         "/completed_jobs.json": {"get": _op("Finished datasets and models")},
         "/system.json": {"get": _op("GPUs, host and resource pools")},
-        "/login": {"post": _op("Log in (sets the username cookie)", {"type": "object"}, errors=[400],
-                               body=_form({"username": {"type": "string", "pattern": "^[a-z][a-z0-9._-]+$"}},
-                                         ["username"]))},
+        "/login": {"post": _op("Log in (sets the signed session cookie; password mode needs the password)",
+                               {"type": "object"}, errors=[400, 401],
+                               body=_form({"username": {"type": "string", "pattern": "^[a-z][a-z0-9._-]+$"},
+                                           "password": s}, ["username"]))},
+        "/user.json": {"get": _op("The signed-in user: role, API tokens (password mode), jobs", errors=[401])},
+        "/user/tokens.json": {"post": _op("New API token (password mode; shown once)", errors=[401, 404, 409],
+                                          body=_form({"name": s}))},
+        "/user/tokens/{token_id}.json": {"delete": _op(
+            "Delete an API token", errors=[401, 404],
+            params=[{"name": "token_id", "in": "path", "required": True, "schema": s}])},
+        "/user/password.json": {"post": _op("Change the password (password mode)", errors=[400, 401, 403, 404],
+                                            body=_form({"current_password": s, "new_password": s}))},
         "/autocomplete/path": {"get": _op("Server path completion inside the allowed roots",
                                           params=[{"name": "query", "in": "query", "schema": s}], errors=[400])},
         "/files/{path}": {"get": {
@@ -80,16 +91,16 @@ def build_spec():
             # Not JSON-only: the 404 is a page or JSON depending on the Accept header.
             "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}},
         "/jobs/{job_id}": {"put": _op("Rename a job / edit its notes (owner only)", params=[JOB_ID],
-                                      errors=[400, 401, 403, 404],
+                                      errors=[400, 401, 403, 404, 507],
                                       body=_form({"job_name": s, "job_notes": s}))},
         "/datasets/images/classification.json": {"post": _op(
-            "New image classification dataset", JOB_REF, errors=[400, 401],
+            "New image classification dataset", JOB_REF, errors=[400, 401, 429, 507],
             body=_form({"dataset_name": s, "method": {"type": "string", "enum": ["folder", "textfile"]},
                         "folder_train": s, "resize_channels": {"type": "integer"},
                         "resize_width": {"type": "integer"}, "resize_height": {"type": "integer"},
                         "encoding": s}, ["dataset_name"]))},
         "/models/images/classification.json": {"post": _op(
-            "New image classification model(s)", JOB_REF, errors=[400, 401],
+            "New image classification model(s)", JOB_REF, errors=[400, 401, 429, 507],
             body=_form({"model_name": s, "dataset": s, "method": s, "standard_networks": s, "framework": s,
                         "train_epochs": {"type": "integer"}, "learning_rate": s, "batch_size": s},
                        ["model_name", "dataset"]))},

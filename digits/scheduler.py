@@ -7,8 +7,8 @@ import subprocess
 import threading
 import time
 
-from digits import device
-from digits.job import Job
+from digits import device, sandbox
+from digits.job import Job, discard_on_error
 from digits.resources import ResourcePools
 from digits.status import Status
 
@@ -60,6 +60,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._running = False
         self._thread = None
+        self._unsaved = set()      # ids of jobs whose last save failed (logged once until one works)
 
     # ----- lifecycle
     def load_jobs(self):
@@ -96,13 +97,21 @@ class Scheduler:
 
     # ----- queue operations
     def add_job(self, job):
-        with self._lock:
-            job.set_status(Status.WAIT)
-            for task in job.tasks:
-                task.set_status(Status.WAIT)
-            job.save()
-            self.jobs[job.id] = job
-        self.emitter.job_update(job, "added")
+        self.add_jobs([job])
+
+    def add_jobs(self, jobs):
+        """Queues new jobs, all or none: when one cannot be saved (disk full) the error is raised and
+        all their folders are removed, so neither this server nor a restarted one shows any of them."""
+        with self._lock, discard_on_error(jobs):
+            for job in jobs:
+                job.set_status(Status.WAIT)
+                for task in job.tasks:
+                    task.set_status(Status.WAIT)
+                job.save()
+            for job in jobs:
+                self.jobs[job.id] = job
+        for job in jobs:
+            self.emitter.job_update(job, "added")
         self._wake.set()
 
     def get_job(self, job_id):
@@ -126,7 +135,7 @@ class Scheduler:
             job.extra.pop("error", None)
             job.set_status(Status.WAIT)
             job.extra.setdefault("restarts", []).append([why, time.time()])
-            job.save()
+            self._save(job)
 
     def abort_job(self, job):
         with self._lock:
@@ -241,12 +250,17 @@ class Scheduler:
 
     def _start_task(self, job, task, grant):
         task.on_start()
+        user = self.config.get("task_user")
         try:
+            # The task user writes in its job's folder and must read the paths it is given (a dataset's
+            # image folder): said before it starts, rather than as a tool's PermissionError.
+            sandbox.give_folder(job.dir, user)
+            sandbox.require_readable(user, [a for a in task.args if os.path.isabs(a)])
             log_file = open(job.path(task.log_file), "a", buffering=1)
             # stderr shares the pipe so tracebacks and warnings reach the live log too; lines stay whole
             # because each one is a single write below PIPE_BUF.
             proc = subprocess.Popen(task.command(job), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    env=task.environment(), cwd=job.dir, text=True, bufsize=1,
+                                    env=task.environment(user), cwd=job.dir, text=True, bufsize=1,
                                     preexec_fn=self._new_session)
         except OSError as exc:
             self.pools.release(grant)
@@ -258,7 +272,7 @@ class Scheduler:
         self._procs[job.id] = proc
         task.set_status(Status.RUN)
         job.set_status(Status.RUN)
-        job.save()
+        self._save(job)
         self.emitter.job_update(job, "status")
         self.emitter.task_update(job, task, "status")
         threading.Thread(target=self._watch, args=(job, task, proc, grant, log_file),
@@ -266,19 +280,13 @@ class Scheduler:
 
     def _new_session(self):
         """Runs in the child before exec: its own session (so abort can signal the whole process group)
-        at a lower priority, so pages stay responsive while training keeps every core busy.
+        at a lower priority, so pages stay responsive while training keeps every core busy; then it
+        becomes the task user, if there is one.
 
-        setsid is done here rather than with start_new_session because gevent's subprocess runs
-        preexec_fn before its own setsid, and the autogroup write below must hit the new session:
-        with Linux's autogroup scheduling a session's share of the CPU ignores per-process nice."""
-        os.setsid()
-        nice = int(self.config.get("task_nice", 5))
-        os.nice(nice)
-        try:
-            with open("/proc/self/autogroup", "w") as f:
-                f.write(str(nice))
-        except OSError:
-            pass
+        setsid is done there rather than with start_new_session because gevent's subprocess runs
+        preexec_fn before its own setsid, and the autogroup write must hit the new session; nor with
+        Popen's user=, which switches before preexec_fn, when /proc/self/autogroup is no longer ours."""
+        sandbox.child_setup(nice=int(self.config.get("task_nice", 5)), user=self.config.get("task_user"))
 
     def _watch(self, job, task, proc, grant, log_file):
         last_emit = 0.0
@@ -310,7 +318,7 @@ class Scheduler:
         self._emit_message(job, task, msg)
         if msg["type"] == "progress" and time.time() - last_emit < 0.25:
             return last_emit
-        job.save_throttled()
+        self._save(job, throttled=True)
         return time.time()
 
     def _emit_message(self, job, task, msg):
@@ -346,7 +354,7 @@ class Scheduler:
                     task.set_status(Status.ERROR)
                     self._finish(job, Status.ERROR)
                     return
-                job.save()
+                self._save(job)
                 self.emitter.task_update(job, task, "status")
             else:
                 if not task.error:
@@ -360,7 +368,23 @@ class Scheduler:
             if task.status in Status.ACTIVE:
                 task.set_status(status if status != Status.DONE else Status.DONE)
         job.set_status(status)
-        job.save()
+        self._save(job)
         self.emitter.job_update(job, "status")
         for task in job.tasks:
             self.emitter.task_update(job, task, "status")
+
+    def _save(self, job, throttled=False):
+        """The scheduler's own saves must not stop the loop or leave a job stuck: a failed one (disk
+        full) is logged and the job goes on from its state in memory. job.json keeps its previous
+        version (writes are atomic) until a later save works."""
+        try:
+            job.save_throttled() if throttled else job.save()
+        except OSError as exc:
+            if job.id not in self._unsaved:
+                log.warning("job %s: could not save job.json (%s); it keeps its previous state until a "
+                            "later save works", job.id, exc)
+            self._unsaved.add(job.id)
+            return
+        if job.id in self._unsaved:
+            self._unsaved.discard(job.id)
+            log.info("job %s: job.json saved again", job.id)

@@ -31,7 +31,13 @@ class SocketEmitter:
         self.socketio.emit("task update", finite(payload), namespace=NAMESPACE, to=job.id)
 
 
-def register_handlers(socketio):
+def register_handlers(socketio, config):
+    @socketio.on("connect", namespace=NAMESPACE)
+    def on_connect(auth_data=None):
+        # Live updates carry job names, errors and metrics: as private as the pages in password mode.
+        from digits.auth import current_user
+        return config["auth"] != "password" or current_user() is not None
+
     @socketio.on("join", namespace=NAMESPACE)
     def on_join(data):
         room = (data or {}).get("room") if isinstance(data, dict) else None

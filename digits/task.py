@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from digits.sandbox import child_environment
 from digits.status import Status, StatusHistory
 from digits.utils.checks import is_number
 
@@ -113,12 +114,12 @@ class Task:
         procs = max(len(self.gpus), int(self.resources.get("procs", 1)))
         return module_command(f"digits.tools.{self.tool}", job.dir, self.args, procs)
 
-    def environment(self):
-        env = dict(os.environ)
+    def environment(self, user=None):
+        """The allowlisted part of the server's environment (never its secrets: the tool may run a
+        user's network code), as the task user (a sandbox.TaskUser) when there is one."""
         # An empty CUDA_VISIBLE_DEVICES hides every GPU from CPU tasks, so they never grab one.
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in self.gpus)
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
+        return child_environment({"CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in self.gpus),
+                                  "PYTHONUNBUFFERED": "1"}, user)
 
     def on_start(self):
         self.pid = None

@@ -3,8 +3,9 @@ import os
 
 from flask import Blueprint, abort, jsonify, make_response, redirect, render_template, request, send_file
 
-from digits import __version__, device
-from digits.auth import COOKIE, current_user, validate_username
+from digits import __version__, device, sandbox
+from digits import auth
+from digits.auth import current_user
 from digits.status import Status
 from digits.utils.paths import PathError, is_inside, resolve_user_path
 from digits.utils.routing import config, error_type, json_error, scheduler, wants_json, wants_json_reply
@@ -42,28 +43,35 @@ def completed_jobs():
 @blueprint.route("/login.json", methods=["POST"])
 def login():
     if request.method == "GET":
-        return render_template("login.html", next=_safe_next(request.args.get("next")))
+        return _login_page(_safe_next(request.args.get("next")))
     body = request.get_json(silent=True)
-    name = request.form.get("username") or (body.get("username") if isinstance(body, dict) else None) or ""
+    body = body if isinstance(body, dict) else {}
+    name = request.form.get("username") or body.get("username") or ""
     name = name.strip() if isinstance(name, str) else ""
-    problem = validate_username(name)
+    password = request.form.get("password") or body.get("password")
+    problem = auth.log_in(name, password if isinstance(password, str) else None)
     if problem:
+        # a bad name is a 400; a wrong password (or unknown user) a 401, saying no more than that
+        code = 400 if auth.validate_username(name) else 401
         if wants_json_reply():
-            return json_error(problem, 400)
-        return render_template("login.html", error=problem, next=_safe_next(request.form.get("next"))), 400
+            return json_error(problem, code)
+        return _login_page(_safe_next(request.form.get("next")), problem, name), code
     if wants_json_reply():
-        response = jsonify({"username": name})
-    else:
-        response = redirect(_safe_next(request.form.get("next")))
-    response.set_cookie(COOKIE, name, samesite="Lax", httponly=True, max_age=365 * 24 * 3600)
-    return response
+        return jsonify({"username": name})
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def _login_page(next_url, error=None, name=""):
+    mode = auth.auth_mode()
+    no_accounts = mode == "password" and not auth.user_store().names()
+    return render_template("login.html", next=next_url, error=error, name=name, password_mode=mode == "password",
+                           no_accounts=no_accounts)
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
 def logout():
-    response = jsonify({"username": None}) if wants_json() else redirect("/")
-    response.delete_cookie(COOKIE)
-    return response
+    auth.log_out()
+    return jsonify({"username": None}) if wants_json() else redirect("/")
 
 
 def _safe_next(target):
@@ -80,6 +88,7 @@ def system():
     data = {"gpus": device.all_gpus(sched.pools.gpus), "host": device.host_info(),
             "resources": sched.pools.describe(), "version": __version__,
             "jobs_dir": config()["jobs_dir"]}
+    data.update(sandbox.describe(config().get("task_user")))   # who tasks run as; a warning when root
     if wants_json():
         return jsonify(data)
     return render_template("system.html", **data)
@@ -92,6 +101,10 @@ def files(path):
         abort(404, description="file not found")
     full = os.path.realpath(os.path.join(jobs_dir, path))
     if not is_inside(full, jobs_dir) or full == jobs_dir:
+        abort(404, description="file not found")
+    # Only files inside a job's folder: the jobs folder itself holds the secret key and the accounts.
+    parts = os.path.relpath(full, jobs_dir).split(os.sep)
+    if len(parts) < 2 or scheduler().get_job(parts[0]) is None or any(p.startswith(".") for p in parts):
         abort(404, description="file not found")
     if not os.path.isfile(full):
         abort(404, description="file not found")
@@ -127,4 +140,5 @@ def autocomplete_path():
 
 @blueprint.route("/whoami")
 def whoami():
-    return make_response(jsonify({"username": current_user()}))
+    return make_response(jsonify({"username": current_user(), "admin": auth.current_user_is_admin(),
+                                  "auth": auth.auth_mode()}))

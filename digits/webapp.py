@@ -3,22 +3,24 @@ import importlib
 import os
 from importlib import metadata
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from digits import __version__, assets
+from digits import __version__, assets, auth
 from digits.config import load_config
 from digits.scheduler import Scheduler
 from digits.status import Status
 from digits.socketio import SocketEmitter, register_handlers
-from digits.utils.finite_json import FiniteJSONProvider
+from digits.utils.finite_json import finite
 from digits.utils.routing import json_error, wants_json
 
 # Modules that define job kinds and their blueprints; each exposes `blueprint`.
 KIND_MODULES = [
     "digits.views",
+    "digits.account_views",
     "digits.job_views",
     "digits.openapi",
     "digits.dataset.images.classification.views",
@@ -29,6 +31,13 @@ KIND_MODULES = [
 ]
 
 csrf = CSRFProtect()
+
+
+class FiniteJSONProvider(DefaultJSONProvider):
+    """Flask's JSON (responses and the templates' tojson filter) as strict JSON: NaN/inf → null."""
+
+    def dumps(self, obj, **kwargs):
+        return super().dumps(finite(obj), **kwargs)
 
 
 def _kind_modules(config):
@@ -60,8 +69,9 @@ def create_app(config=None):
         TESTING=config["testing"],
     )
     csrf.init_app(app)
+    auth.init_app(app, config)
     socketio = SocketIO(app, async_mode=config["async_mode"], cors_allowed_origins=[])
-    register_handlers(socketio)
+    register_handlers(socketio, config)
     scheduler = Scheduler(config, emitter=SocketEmitter(socketio))
     app.extensions["digits"] = {"config": config, "scheduler": scheduler, "socketio": socketio}
     for module in _kind_modules(config):
@@ -95,9 +105,25 @@ def _register_hooks(app):
     def _csrf_error(exc):
         return _error_response(400, f"CSRF check failed: {exc.description}", "CSRFError")
 
+    @app.errorhandler(OSError)
+    def _disk_full(exc):
+        # A full disk is the server's state, not a bug: 507 says what to do. Views write before they
+        # change anything in memory, so the request changed nothing. Other OSErrors stay 500s.
+        from digits.utils.disk import is_disk_full, server_disk_full_message
+        if not is_disk_full(exc):
+            raise exc
+        app.logger.warning("%s %s: %s", request.method, request.path, exc)
+        message = server_disk_full_message(app.extensions["digits"]["config"]["jobs_dir"])
+        return _error_response(507, message, "InsufficientStorage")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc):
-        return _error_response(exc.code, exc.description, type(exc).__name__)
+        response = make_response(_error_response(exc.code, exc.description, type(exc).__name__))
+        # The exception's own headers (Allow on a 405, RFC 9110; Retry-After ...), not its Content-Type.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
 
 def _error_response(code, message, type_):

@@ -44,6 +44,14 @@ def login(client, name="alice"):
     return client
 
 
+def session_cookie(url, name):
+    """The signed session cookie of a user logged in on a running server, as Playwright's add_cookies
+    takes it (the identity is no longer a bare `username` cookie anyone could set)."""
+    response = requests.post(f"{url}/login.json", data={"username": name}, timeout=30)
+    assert response.status_code == 200, response.text
+    return {"name": "digits_session", "value": response.cookies["digits_session"], "url": url}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,8 +61,8 @@ def free_port():
 class Server:
     """`digits-devserver` in a subprocess on a free loopback port."""
 
-    def __init__(self, jobs_dir, tmp_path, plugins="", pythonpath="", allowed_roots=None):
-        self.jobs_dir, self.tmp_path = jobs_dir, tmp_path
+    def __init__(self, jobs_dir, tmp_path, plugins="", pythonpath="", allowed_roots=None, env=None):
+        self.jobs_dir, self.tmp_path, self.extra_env = jobs_dir, tmp_path, dict(env or {})
         self.plugins, self.pythonpath = plugins, pythonpath
         self.allowed_roots = allowed_roots or str(tmp_path)
         self.port = free_port()
@@ -63,7 +71,8 @@ class Server:
 
     def start(self):
         env = dict(os.environ, DIGITS_PLUGINS=self.plugins, PYTHONPATH=os.pathsep.join(
-                   p for p in (self.pythonpath, ROOT) if p), DIGITS_ALLOWED_ROOTS=self.allowed_roots, DIGITS_GPUS="")
+                   p for p in (self.pythonpath, ROOT) if p), DIGITS_ALLOWED_ROOTS=self.allowed_roots, DIGITS_GPUS="",
+                   **self.extra_env)
         self.log = open(os.path.join(str(self.tmp_path), f"server-{time.time()}.log"), "w")
         self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "digits-devserver"), "--host", "127.0.0.1",
                                       "--port", str(self.port), "--jobs-dir", self.jobs_dir],
@@ -74,7 +83,7 @@ class Server:
     def _up(self):
         assert self.proc.poll() is None, open(self.log.name).read()
         try:
-            return requests.get(f"{self.url}/index.json", timeout=2).status_code == 200
+            return requests.get(f"{self.url}/whoami", timeout=2).status_code == 200
         except requests.ConnectionError:
             return False
 

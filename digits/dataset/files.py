@@ -5,6 +5,7 @@ import json
 import os
 import re
 
+from digits.utils import finite_json
 from digits.utils.atomic import atomic_open
 
 INFO_FILE = "dataset.json"
@@ -31,7 +32,7 @@ def atomic_write_text(path, text):
 
 
 def atomic_write_json(path, obj):
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, finite_json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def read_labels(path, display_name=None):

@@ -6,18 +6,22 @@ server only waits on a pipe (cooperatively under gevent) while the worker comput
 models loaded between requests (see loader.ModelCache), so only the first request per snapshot
 pays for building the network.
 
-Requests are serialized (one in flight): the worker computes one batch at a time anyway.
+Requests are serialized (one in flight): the worker computes one batch at a time anyway. A
+ServicePool runs several workers for one purpose (the network checks), each request in its own.
 """
 import atexit
 import collections
+import functools
 import json
 import os
+import queue
 import select
 import subprocess
 import sys
 import threading
 import time
 
+from digits import sandbox
 from digits.inference.errors import InferenceError
 
 DEFAULT_TIMEOUT = float(os.environ.get("DIGITS_INFERENCE_TIMEOUT", 600))
@@ -36,9 +40,13 @@ class _TimedOut(Exception):
 
 
 class InferenceService:
-    def __init__(self, command=None, env=None):
+    """env: variables set in the worker on top of the allowlisted part of ours (sandbox.child_environment);
+    limits: sandbox.child_setup's arguments (nice, memory_mb, user), applied in the worker before exec."""
+
+    def __init__(self, command=None, env=None, limits=None):
         self.command = command or [sys.executable, "-m", "digits.inference.worker"]
         self.env = env
+        self.limits = dict(limits or {})
         self.restarts = -1        # counts starts after the first
         self._proc = None
         self._buffer = b""
@@ -85,6 +93,12 @@ class InferenceService:
                 pass   # the next request reports it
         threading.Thread(target=start, name="inference-warm-up", daemon=True).start()
 
+    def replace_worker(self):
+        """Stops the worker and starts a fresh one in the background, for the next request."""
+        with self._lock:
+            self._stop()
+        self.warm_up()
+
     @property
     def pid(self):
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
@@ -98,12 +112,13 @@ class InferenceService:
         if self._proc is not None and self._proc.poll() is None:
             return
         self._stop()
-        env = dict(os.environ if self.env is None else self.env)
+        env = sandbox.child_environment(self.env, self.limits.get("user"))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        setup = functools.partial(sandbox.child_setup, **self.limits) if self.limits else None
         try:
             self._proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, env=env, bufsize=0)
+                                          stderr=subprocess.PIPE, env=env, bufsize=0, preexec_fn=setup)
         except OSError as exc:
             raise InferenceError(f"cannot start the inference worker: {exc}", 500, "WorkerCrashed") from None
         self.restarts += 1
@@ -179,16 +194,51 @@ class InferenceService:
                 return message
 
 
+class ServicePool:
+    """Several workers (InferenceServices) for one purpose: a request takes a free one, so a user's
+    network that loops until its timeout holds up nobody else's request by more than that timeout.
+    Each worker serves one request and is then replaced (started again at once, in the background):
+    a request never meets what an earlier user's code left in the process, and a CPU-time limit set
+    for one request (sandbox.limit_cpu) can be final."""
+
+    def __init__(self, size, **service_args):
+        self.size = size
+        self._services = [InferenceService(**service_args) for _ in range(size)]
+        self._free = queue.Queue()
+        for service in self._services:
+            self._free.put(service)
+
+    def call(self, op, timeout=None, **fields):
+        try:
+            service = self._free.get(timeout=QUEUE_TIMEOUT)
+        except queue.Empty:
+            raise InferenceError(f"all {self.size} workers have been busy with other requests for "
+                                 f"{QUEUE_TIMEOUT:g} s; try again when they are done", 503, "Busy") from None
+        try:
+            return service.call(op, timeout=timeout, **fields)
+        finally:
+            service.replace_worker()
+            self._free.put(service)
+
+    def close(self):
+        for service in self._services:
+            service.close()
+
+
 _services = {}
 _service_lock = threading.Lock()
 
 
-def get_service(purpose="inference"):
-    """The process-wide service for a purpose, each with its own worker: "inference" (classify, export)
-    and "checks" (building users' networks at submit time and for Visualize), so a network that loops
-    until its timeout never holds up anybody's classification, nor empties its model cache."""
+def get_service(purpose="inference", workers=None, **limits):
+    """The process-wide service for a purpose (and settings), each with its own workers: "inference"
+    (classify, export) and "checks" (building users' networks at submit time and for Visualize), so a
+    network that loops until its timeout never holds up anybody's classification, nor empties its
+    model cache. With workers: a ServicePool of that many, under limits (sandbox.child_setup's), on
+    the CPU (a check needs no GPU, and CUDA's start-up allocations would count against the limit)."""
+    key = (purpose, workers, tuple(sorted(limits.items())))
     with _service_lock:
-        if purpose not in _services:
-            _services[purpose] = InferenceService()
-            atexit.register(_services[purpose].close)
-        return _services[purpose]
+        if key not in _services:
+            _services[key] = (ServicePool(workers, env={"CUDA_VISIBLE_DEVICES": ""}, limits=limits) if workers
+                              else InferenceService(limits=limits))
+            atexit.register(_services[key].close)
+        return _services[key]

@@ -112,17 +112,34 @@ def op_check(cache, req):
             "parameters": sum(p.numel() for p in model.module.parameters())}
 
 
+def _out_of_memory(exc):
+    """Whether exc (or what it was raised while handling: NetworkError wraps the user's exception)
+    is an allocation that failed: numpy's MemoryError, or torch's allocator refusing."""
+    while exc is not None:
+        if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def op_network(cache, req):
     """Builds a network definition for an input shape (running the user's code here, not in the
-    server); with "graph", returns its layer graph and SVG drawing too."""
+    server); with "graph", returns its layer graph and SVG drawing too. With "cpu_seconds", the
+    process may spend only that much CPU time from here on (it is replaced after this request)."""
     from digits.frameworks import NetworkError, build_network, network_graph, render_svg
+    from digits.sandbox import limit_cpu
     args = (req.get("framework"), req.get("text"), req.get("input_shape"), req.get("num_classes"))
+    limit_cpu(req.get("cpu_seconds"))
     try:
         if req.get("graph"):
             graph = network_graph(*args)
             return {"graph": graph, "svg": render_svg(graph)}
         network = build_network(*args)
-    except NetworkError as exc:
+    except (NetworkError, MemoryError) as exc:
+        if _out_of_memory(exc):
+            limit = f" ({req['memory_mb']} MB)" if req.get("memory_mb") else ""
+            raise InferenceError(f"the network needs more memory than a network check may use{limit}: {exc}",
+                                 400, "NetworkError") from None
         raise InferenceError(str(exc), 400, "NetworkError") from None
     return {"warnings": list(network.warnings)}
 

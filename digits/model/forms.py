@@ -12,6 +12,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from digits.model.solver import SolverError, check_settings
 from digits.status import Status
+from digits.utils.checks import FLOAT32_MAX, too_large_for_float32
 from digits.utils.forms import DataRequired, float_list, int_list
 from digits.utils.routing import scheduler
 
@@ -54,6 +55,9 @@ def _list_of(parse, minimum, name, maximum=None):
             raise ValidationError(f"{name}: comma-separated numbers expected") from None
         if not all(math.isfinite(v) for v in values):
             raise ValidationError(f"{name} must be finite numbers, got {field.data!r}")
+        too_large = [v for v in values if abs(v) > FLOAT32_MAX]
+        if too_large:
+            raise ValidationError(too_large_for_float32(name, too_large[0]))
         if any(v < minimum or (minimum == 0 and v <= 0) for v in values):
             raise ValidationError(f"{name} must be {'positive' if minimum == 0 else f'at least {minimum}'}")
         if maximum is not None and any(v > maximum for v in values):

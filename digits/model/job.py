@@ -2,7 +2,7 @@
 import os
 import re
 
-from digits.job import Job, register_job_kind, write_json_atomic
+from digits.job import Job, discard_on_error, register_job_kind, write_json_atomic
 from digits.task import Task
 from digits.utils.atomic import read_json_or_empty
 
@@ -24,10 +24,11 @@ class ImageClassificationModelJob(Job):
         job = cls(jobs_dir, name, owner, group, form_data=form_data)
         os.makedirs(job.dir)
         network_file = NETWORK_FILES[framework]
-        with open(job.path(network_file), "w") as f:
-            f.write(network_text)
-        config = dict(config, dataset_dir=dataset_job.dir, network={"framework": framework, "file": network_file})
-        write_json_atomic(job.path("train_config.json"), config)
+        with discard_on_error([job]):   # a full disk must not leave a folder holding only the network
+            with open(job.path(network_file), "w") as f:
+                f.write(network_text)
+            config = dict(config, dataset_dir=dataset_job.dir, network={"framework": framework, "file": network_file})
+            write_json_atomic(job.path("train_config.json"), config)
         job.extra.update(dataset_id=dataset_job.id, framework=framework, network_file=network_file,
                          weights_from=weights_from)
         job.tasks.append(Task("train", "train", resources=gpu_request, title="Train model"))

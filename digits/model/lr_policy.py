@@ -27,7 +27,7 @@ This module imports no torch at import time so the web server can use `lr_curve`
 """
 import math
 
-from digits.utils.checks import finite_number
+from digits.utils.checks import FLOAT32_MAX, finite_number
 
 POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly", "sigmoid")
 
@@ -181,7 +181,7 @@ def _factor(solver, it):
 
 def _rate(base_lr, factor, iteration):
     rate = base_lr * factor
-    if not math.isfinite(rate):
+    if not math.isfinite(rate) or rate > FLOAT32_MAX:
         raise LRPolicyError(f"the learning rate overflows at iteration {iteration}: learning_rate × policy "
                             f"factor ({base_lr:g} × {factor:g}) is too large")
     return rate

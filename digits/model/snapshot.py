@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from digits.utils.atomic import atomic_open
+from digits.utils.disk import write_error_text
 
 _NAME = re.compile(r"^snapshot_epoch_(\d+)\.pt$")
 
@@ -49,7 +50,8 @@ def save(path, state):
         with atomic_open(path, "wb") as f:
             f.write(buffer.getbuffer())
     except OSError as exc:
-        raise SnapshotWriteError(f"could not write {os.path.basename(path)}: {exc.strerror or exc}; "
+        folder = os.path.dirname(os.path.abspath(path))
+        raise SnapshotWriteError(f"could not write {os.path.basename(path)}: {write_error_text(exc, folder)}; "
                                  "earlier snapshots are intact") from None
 
 

@@ -38,7 +38,7 @@ class SolverError(ValueError):
 
 def _float(name, value):
     try:
-        return finite_number(name, value, ValueError)
+        return finite_number(name, value, ValueError, float32=True)
     except ValueError as exc:
         raise SolverError(str(exc), name) from None
 

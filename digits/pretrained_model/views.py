@@ -12,9 +12,11 @@ from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.inputs import Uploads
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
+from digits.job import discard_on_error
 from digits.model.job import ImageClassificationModelJob
 from digits.pretrained_model import upload
 from digits.pretrained_model.job import PretrainedModelJob
+from digits.sandbox import PYTHON_NETWORKS_OFF
 from digits.status import Status
 from digits.utils.routing import config, json_error, scheduler, wants_json_reply
 
@@ -61,6 +63,7 @@ def _new_job(name):
 def _finish(job, framework, network_file, source, names):
     """Checks the folder with the worker (network builds, weights fit), then registers the job Done.
     names: {file in the folder: the user's name for it}, for the check's error messages."""
+    _refuse_python_network(framework)
     job.extra.update(framework=framework, network_file=network_file)
     try:
         check = get_service().call("check", model=dict(job.model_spec(), names=names), complete_preprocess=True)
@@ -81,16 +84,20 @@ def _finish(job, framework, network_file, source, names):
     return job
 
 
+def _refuse_python_network(framework):
+    """With DIGITS_PYTHON_NETWORKS=0 a network.py is never run, not even to check it."""
+    if framework == "torch" and not config()["python_networks"]:
+        raise upload.bad(f"network.py: {PYTHON_NETWORKS_OFF}")
+
+
 def _create(name, fill):
     """Makes the folder, runs fill(job) → (framework, network file, source, names), checks; cleans up
-    on error."""
-    job = None
+    on error (a full disk too: 507)."""
     try:
         job = _new_job(name)
-        return _answer(_finish(job, *fill(job)))
+        with discard_on_error([job]):
+            return _answer(_finish(job, *fill(job)))
     except InferenceError as exc:
-        if job is not None:
-            shutil.rmtree(job.dir, ignore_errors=True)
         return _fail(exc)
 
 
@@ -183,6 +190,7 @@ def from_model(job_id):
 
     def fill(job):
         framework, network_file = model.extra["framework"], model.extra["network_file"]
+        _refuse_python_network(framework)   # before the export below runs it
         shutil.copyfile(model.path(network_file), job.path(network_file))
         with open(job.path("labels.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{label}\n" for label in model.labels()))

@@ -19,6 +19,7 @@ from digits.dataset.build import ImageSpec, build_db
 from digits.dataset.mean import save_mean
 from digits.dataset.report import Progress, warn_skipped
 from digits.tools.common import emit, run_main
+from digits.utils.disk import full_disk_named
 from digits.utils.image import ENCODINGS, RESIZE_MODES
 from digits.utils.lmdb_io import db_size_bytes
 
@@ -75,13 +76,14 @@ def main(argv=None):
             shutil.rmtree(os.path.join(job_dir, name), ignore_errors=True)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, Progress())
-        if not result.written:
-            raise ValueError(f"none of the {len(items)} images in {args.split}.txt could be read "
-                             f"(first problem: {result.skipped[0]['path']}: {result.skipped[0]['reason']})")
-        # From here on outputs are replaced one by one; ignore a late SIGTERM so they stay consistent.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean)
+        with full_disk_named(job_dir):   # the job's error then says where, and how much was free
+            result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, Progress())
+            if not result.written:
+                raise ValueError(f"none of the {len(items)} images in {args.split}.txt could be read "
+                                 f"(first problem: {result.skipped[0]['path']}: {result.skipped[0]['reason']})")
+            # From here on outputs are replaced one by one; ignore a late SIGTERM so they stay consistent.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean)
     except Aborted:
         print(f"create_db {args.split}: aborted", file=sys.stderr)
         return ABORT_EXIT_CODE

@@ -1,11 +1,11 @@
-"""JSON for browsers and scripts: NaN and infinities become null.
+"""Strict JSON everywhere the server writes or sends it: NaN and infinities become null.
 
 A diverged training reports a NaN loss; Python's json writes it as a bare NaN, which no JSON parser
-accepts (the page's charts, JSON.parse, jq): one such point would blank the whole model page.
+accepts (the page's charts, JSON.parse, jq): one such point would blank the whole model page, and a
+job.json served by /files would break every strict client. Torch- and Flask-free: tools use it too.
 """
+import json
 import math
-
-from flask.json.provider import DefaultJSONProvider
 
 
 def finite(value):
@@ -18,8 +18,7 @@ def finite(value):
     return value
 
 
-class FiniteJSONProvider(DefaultJSONProvider):
-    """Flask's JSON (responses and the templates' tojson filter) with finite() applied first."""
-
-    def dumps(self, obj, **kwargs):
-        return super().dumps(finite(obj), **kwargs)
+def dumps(obj, **kwargs):
+    """json.dumps that never writes NaN/Infinity (allow_nan=False guards what finite() cannot see,
+    such as a `default=` hook returning a float)."""
+    return json.dumps(finite(obj), allow_nan=False, **kwargs)

@@ -5,8 +5,12 @@ import threading
 
 import lmdb
 
+from digits.utils.disk import DiskFullError, is_disk_full, low_on_space
+
 INITIAL_MAP_SIZE = 64 << 20
 MAX_MAP_SIZE = 1 << 40
+WRITE_SLACK = 1 << 20   # page headers, branch pages and the meta page on top of the batch's bytes
+LOCK_FILE_BYTES = 64 << 10
 
 
 def open_readonly(db_dir):
@@ -85,9 +89,15 @@ class LmdbWriter:
 
     def __init__(self, db_dir, map_size=INITIAL_MAP_SIZE):
         os.makedirs(db_dir, exist_ok=True)
+        self.db_dir = db_dir
         self.map_size = map_size
-        self.env = lmdb.open(db_dir, map_size=map_size, subdir=True, meminit=False,
-                             map_async=True, writemap=False)
+        self._reserve_lock_file()
+        try:
+            self.env = lmdb.open(db_dir, map_size=map_size, subdir=True, meminit=False,
+                                 map_async=True, writemap=False)
+        except lmdb.Error as exc:
+            self._raise_if_disk_full(exc, 0)
+            raise
 
     def put_many(self, items):
         """items: list of (key bytes, value bytes), written in one transaction."""
@@ -105,12 +115,43 @@ class LmdbWriter:
                     raise
                 self.map_size *= 2
                 self.env.set_mapsize(self.map_size)
+            except lmdb.Error as exc:
+                self._raise_if_disk_full(exc, 2 * sum(len(k) + len(v) for k, v in items))
+                raise
 
     def close(self):
-        if self.env is not None:
-            self.env.sync(True)
-            self.env.close()
-            self.env = None
+        if self.env is None:
+            return
+        env, self.env = self.env, None
+        try:
+            env.sync(True)
+        except lmdb.Error as exc:
+            self._raise_if_disk_full(exc, 0)
+            raise
+        finally:
+            env.close()
+
+    def _reserve_lock_file(self):
+        """LMDB writes its lock file through a shared memory map: on a full disk the first page it
+        touches kills the process with SIGBUS, nothing to report. Allocated beforehand, that is an
+        ENOSPC here (LMDB keeps a lock file larger than it needs, with room for more readers)."""
+        fd = os.open(os.path.join(self.db_dir, "lock.mdb"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.posix_fallocate(fd, 0, LOCK_FILE_BYTES)
+        except OSError as exc:   # other than a full disk: a filesystem without fallocate, LMDB copes
+            if is_disk_full(exc):
+                raise DiskFullError.at(self._folder(), "no room for the database's lock file") from exc
+        finally:
+            os.close(fd)
+
+    def _raise_if_disk_full(self, exc, needed):
+        """LMDB says "Input/output error" when its page writes hit a full disk: with less room left
+        than the write needed, say what it was."""
+        if low_on_space(self._folder(), needed + WRITE_SLACK):
+            raise DiskFullError.at(self._folder(), f"writing the database failed ({exc})") from exc
+
+    def _folder(self):
+        return os.path.dirname(os.path.abspath(self.db_dir))   # the job's: where the user looks
 
     def __enter__(self):
         return self

@@ -39,6 +39,8 @@
     if (existing >= 0) ds.data[existing].y = value; else ds.data.push({x: epoch, y: value});
     ds.data.sort((a, b) => a.x - b.x);
     document.getElementById("chart-empty").hidden = true;
+    // NaN/inf reach the page as null (strict JSON): the line has a gap there, and the user is told why.
+    if (value == null && key.endsWith("loss")) document.getElementById("chart-diverged").hidden = false;
   }
 
   let pending = false;

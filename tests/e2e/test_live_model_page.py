@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from tests.helpers import wait_for
+from tests.helpers import session_cookie, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,8 @@ DEFER_SOCKET = """(() => {
 
 
 def _post(server, path, data):
-    response = requests.post(f"{server.url}{path}", data=data, cookies={"username": "ann"}, timeout=60)
+    cookie = session_cookie(server.url, "ann")
+    response = requests.post(f"{server.url}{path}", data=data, cookies={cookie["name"]: cookie["value"]}, timeout=60)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -38,7 +39,7 @@ def _status(server, category, job_id):
 def test_model_page_joining_late_catches_up_then_updates_live(e2e_server, page):
     server, p = e2e_server, page.page
     p.set_default_timeout(60000)
-    p.context.add_cookies([{"name": "username", "value": "ann", "url": server.url}])
+    p.context.add_cookies([session_cookie(server.url, "ann")])
     p.add_init_script(DEFER_SOCKET)
     dataset = _post(server, "/datasets/images/classification.json", {
         "method": "folder", "folder_train": server.images, "encoding": "png", "resize_channels": "1",
@@ -98,7 +99,7 @@ def test_model_page_joining_late_catches_up_then_updates_live(e2e_server, page):
 
 def test_request_errors_name_each_field(e2e_server, page):
     p = page.page
-    p.context.add_cookies([{"name": "username", "value": "ann", "url": e2e_server.url}])
+    p.context.add_cookies([session_cookie(e2e_server.url, "ann")])
     p.goto(f"{e2e_server.url}/system")
     error = p.evaluate("""async () => {
       try { await DIGITS.request('/models/images/classification.json', {method: 'POST', body: new FormData()}); }

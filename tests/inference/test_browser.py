@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from tests.helpers import session_cookie
 from tests.inference.kit import probe_files
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +30,7 @@ def browser_page(live):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_cookies([{"name": "username", "value": "alice", "url": live}])
+        context.add_cookies([session_cookie(live, "alice")])
         page = context.new_page()
         page.set_default_timeout(30000)
         yield context, page

@@ -65,6 +65,12 @@ def test_solver_values_training_would_refuse_are_form_errors(app, fields, field,
     ({"lr_policy": "exp", "lr_exp_gamma": "1e308"}, "lr_policy", "too large"),
     ({"lr_policy": "step", "lr_step_gamma": "1e308"}, "lr_policy", "too large"),
     ({"batch_size": "99999999999999999999"}, "batch_size", "at most"),
+    # finite for Python, but more than the 32-bit floats training computes in hold
+    ({"learning_rate": "1e39"}, "learning_rate", "32-bit"),
+    ({"learning_rate": "0.01,1e308"}, "learning_rate", "32-bit"),
+    ({"weight_decay": "1e308"}, "weight_decay", "32-bit"),
+    ({"weight_decay": "1e39"}, "weight_decay", "32-bit"),
+    ({"learning_rate": "1e38", "lr_policy": "step", "lr_step_gamma": "10"}, "lr_policy", "too large"),
 ])
 def test_values_that_would_fail_the_job_later_are_form_errors(app, fields, field, message):
     assert message in _refused(app, field, **fields)

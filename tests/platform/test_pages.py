@@ -246,3 +246,17 @@ def test_explore_past_the_last_page_says_so_and_links_back(site):
     assert "There is no page 8: these images fill 2 pages of 25." in past
     assert re.search(r'href="[^"]*&page=1">Go to page 2 of 2</a>', past)
     assert re.search(r'href="[^"]*&page=1">Previous</a>', page)
+
+
+def test_a_diverged_loss_is_a_gap_and_the_page_says_so(site):
+    import math
+    dataset = _dataset(site.jobs_dir)
+    model = _model(site.jobs_dir, dataset, results=RESULTS)
+    healthy = _model(site.jobs_dir, dataset, results=RESULTS, name="fine")
+    model.train_task.metrics = {"train/loss": [[1, 0.5], [2, math.nan]]}
+    model.save()
+    healthy.train_task.metrics = {"train/loss": [[1, 0.5], [2, 0.4]]}
+    healthy.save()
+    client = site.start().client
+    assert not re.search(r'id="chart-diverged"\s+hidden', _get(client, f"/models/{model.id}"))
+    assert re.search(r'id="chart-diverged"\s+hidden', _get(client, f"/models/{healthy.id}"))

@@ -12,6 +12,7 @@ from digits.dataset.images.classification.forms import ImageClassificationDatase
 from digits.dataset.images.classification.job import NEW_URL, ImageClassificationDatasetJob, data_uri
 from digits.dataset.images.classification.sources import plan
 from digits.job import new_job_id
+from digits.quota import check_waiting
 from digits.utils.forms import FieldError, form_data_dict
 from digits.utils.routing import (config, form_errors_response, get_job_or_404, json_error, scheduler, wants_json,
                                   wants_json_reply)
@@ -41,6 +42,7 @@ def create():
     form = ImageClassificationDatasetForm()
     if not form.validate():
         return _form_failed(form)
+    check_waiting(scheduler(), current_user())
     cfg = config()
     _remove_stale_staging(cfg["jobs_dir"])
     job_id = new_job_id()
@@ -49,19 +51,19 @@ def create():
     os.makedirs(staging)
     try:
         params = plan(form, staging, cfg)
+        job = ImageClassificationDatasetJob.create(
+            cfg["jobs_dir"], form.dataset_name.data.strip(), current_user(), (form.group_name.data or "").strip(),
+            form_data_dict(request.form), params, job_id=job_id)
+        os.rename(staging, job.dir)
     except FieldError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         exc.attach_to(form)
         return _form_failed(form)
-    except BaseException:
+    except BaseException:   # a full disk too (507): no staging folder is left behind
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    job = ImageClassificationDatasetJob.create(
-        cfg["jobs_dir"], form.dataset_name.data.strip(), current_user(), (form.group_name.data or "").strip(),
-        form_data_dict(request.form), params, job_id=job_id)
-    os.rename(staging, job.dir)
     created = job.summary()  # as created ("Initialized"), like DIGITS' reply
-    scheduler().add_job(job)
+    scheduler().add_job(job)   # when job.json cannot be written, this removes the job's folder
     if wants_json_reply():
         return jsonify({"id": job.id, "name": job.name, "status": created["status"]})
     return redirect(job.page_url())

@@ -1,20 +1,25 @@
 """New-model form, creation (with sweeps), network and learning-rate previews."""
 import itertools
+import signal
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
+from digits.sandbox import PYTHON_NETWORKS_OFF
 from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.service import get_service
+from digits.job import discard_on_error
 from digits.model.forms import ModelForm
 from digits.model.job import ImageClassificationModelJob
+from digits.quota import check_waiting
 from digits.status import Status
 from digits.utils.forms import FieldError, float_list, form_data_dict
 from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json_reply
 
 blueprint = Blueprint("models_classification", __name__)
 NEW_URL = ImageClassificationModelJob.new_url
-NETWORK_CHECK_TIMEOUT = 60   # a user's Python network that never returns must not hold the form forever
+# A user's Python network that never returns must not hold the form forever (DIGITS_CHECK_TIMEOUT overrides).
+NETWORK_CHECK_TIMEOUT = 60
 
 
 def _classification_datasets():
@@ -69,6 +74,8 @@ def create():
     form = _make_form(formdata=request.form)
     if not form.validate():
         return _form_failed(form)
+    sizes, rates = form.sweep()
+    check_waiting(scheduler(), current_user(), len(sizes) * len(rates))   # each job of a sweep counts
     dataset = scheduler().get_job(form.dataset.data)
     if dataset is None or getattr(dataset, "dataset_type", None) != "classification":
         form.dataset.errors.append(f"no image classification dataset with id {form.dataset.data!r}")
@@ -141,6 +148,7 @@ def _network_source(form):
 def _check_network(framework, network_text, dataset, form):
     """Builds the network for the dataset's image size when it is known, so misfits fail here;
     raises ValueError (the network's field) or FieldError (another field)."""
+    _refuse_python_network(framework, form)
     if dataset.status != Status.DONE:
         return   # the training job reports it once the dataset exists
     try:
@@ -153,9 +161,15 @@ def _check_network(framework, network_text, dataset, form):
                                            f"({width}×{height})")
         height = width = form.crop_size.data
     try:
-        _build_in_worker(framework, network_text, (channels, height, width), classes, timeout=NETWORK_CHECK_TIMEOUT)
+        _build_in_worker(framework, network_text, (channels, height, width), classes)
     except InferenceError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _refuse_python_network(framework, form):
+    """With DIGITS_PYTHON_NETWORKS=0 no user's Python code is run (the standard networks are ours)."""
+    if framework == "torch" and form.method.data != "standard" and not config()["python_networks"]:
+        raise ValueError(PYTHON_NETWORKS_OFF)
 
 
 def _dataset_shape(dataset):
@@ -165,16 +179,26 @@ def _dataset_shape(dataset):
     return channels, height, width, info["num_classes"]
 
 
-def _build_in_worker(framework, text, input_shape, num_classes, timeout, graph=False):
-    """Networks are built in the inference worker: a user's Python network runs there, and the
-    web server never loads torch (an import or a build would stall every page for seconds)."""
+def _build_in_worker(framework, text, input_shape, num_classes, graph=False):
+    """Networks are built in a check worker: a user's Python network runs there, and the web server
+    never loads torch (an import or a build would stall every page for seconds). Each check has a
+    worker of its own (a pool of DIGITS_CHECK_WORKERS), niced, as the task user, with limits on its
+    time, CPU time and memory, so a network that loops or hogs delays others' checks by at most that."""
+    cfg = config()
+    timeout = cfg["check_timeout"] or NETWORK_CHECK_TIMEOUT
+    checks = get_service("checks", workers=cfg["check_workers"], nice=cfg["task_nice"],
+                         memory_mb=cfg["check_memory_mb"], user=cfg["task_user"])
     try:
-        return get_service("checks").call("network", timeout=timeout, framework=framework, text=text,
-                                          input_shape=list(input_shape), num_classes=num_classes, graph=graph)
+        return checks.call("network", timeout=timeout, framework=framework, text=text, input_shape=list(input_shape),
+                           num_classes=num_classes, graph=graph, cpu_seconds=cfg["check_cpu_seconds"],
+                           memory_mb=cfg["check_memory_mb"])
     except InferenceError as exc:
         if exc.type == "Timeout":
             raise InferenceError(f"the network was not built within {timeout:g} s: does its code loop or wait "
                                  "for something?", 400, "NetworkError") from None
+        if exc.type == "WorkerCrashed" and exc.exit_code in (-signal.SIGXCPU, -signal.SIGKILL):
+            raise InferenceError(f"the network's code used more than the {cfg['check_cpu_seconds']} s of CPU time "
+                                 "a network check may use, or ran out of memory", 400, "NetworkError") from None
         raise blame_user_code(exc) from None
 
 
@@ -183,16 +207,16 @@ def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
     group = form.group_name.data or (form.model_name.data if len(combos) > 1 else "")
     gpus = form.gpu_request()
     jobs = []
-    for batch_size, rate in combos:
-        name = form.model_name.data.strip()
-        if len(combos) > 1:
-            name += f" (bs={batch_size or 'default'}, lr={rate:g})"
-        train_config = _train_config(form, batch_size, rate, pretrained)
-        job = ImageClassificationModelJob.create(
-            config()["jobs_dir"], name, current_user(), group, form_data_dict(request.form), dataset, framework,
-            network_text, train_config, gpus, weights_from=source_id)
-        scheduler().add_job(job)
-        jobs.append(job)
+    with discard_on_error(jobs):   # a sweep is created whole or not at all (a full disk midway: 507)
+        for batch_size, rate in combos:
+            name = form.model_name.data.strip()
+            if len(combos) > 1:
+                name += f" (bs={batch_size or 'default'}, lr={rate:g})"
+            train_config = _train_config(form, batch_size, rate, pretrained)
+            jobs.append(ImageClassificationModelJob.create(
+                config()["jobs_dir"], name, current_user(), group, form_data_dict(request.form), dataset, framework,
+                network_text, train_config, gpus, weights_from=source_id))
+    scheduler().add_jobs(jobs)
     return jobs
 
 
@@ -218,6 +242,7 @@ def visualize_network():
         form.method.data = "custom"   # DIGITS' Visualize posts only framework + custom_network
     try:
         framework, text, _, _ = _network_source(form)
+        _refuse_python_network(framework, form)
     except ValueError as exc:
         return json_error(str(exc), 400)
     shape, classes = (3, 224, 224), 10
@@ -229,7 +254,7 @@ def visualize_network():
         except (OSError, KeyError, ValueError):
             pass   # a damaged dataset folder: draw the network for the default shape
     try:
-        drawn = _build_in_worker(framework, text, shape, classes, timeout=NETWORK_CHECK_TIMEOUT, graph=True)
+        drawn = _build_in_worker(framework, text, shape, classes, graph=True)
     except InferenceError as exc:
         return json_error(str(exc), exc.status if exc.status < 500 else 422)   # the network crashed or hung it
     return jsonify({"graph": drawn["graph"], "svg": drawn["svg"]})
