@@ -100,11 +100,15 @@ def test_a_root_server_without_a_task_user_says_so(make_app, caplog):
 def task_user():
     if os.geteuid() != 0 or not shutil.which("useradd"):
         pytest.skip("creating a task user needs root and useradd")
+    created = False
     try:
         pwd.getpwnam(TASK_USER)
     except KeyError:
         subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", TASK_USER], check=True)
-    return pwd.getpwnam(TASK_USER)
+        created = True
+    yield pwd.getpwnam(TASK_USER)
+    if created:   # leave the machine's accounts as they were
+        subprocess.run(["userdel", TASK_USER], check=False)
 
 
 @pytest.fixture
