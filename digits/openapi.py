@@ -133,6 +133,28 @@ def build_spec():
             "Make a pretrained model from a snapshot", JOB_REF, params=[JOB_ID], errors=[400, 401, 403, 404, 409],
             body=_form({"snapshot_epoch": {"type": "integer"}}))},
     })
+    generic = "/models/images/generic"
+    paths.update({
+        "/datasets/images/generic.json": {"post": _op(
+            "New generic dataset from prebuilt LMDBs (Caffe Datums; labels as float_data or uint8 data)", JOB_REF,
+            errors=[400, 401, 429, 507], body=_form({
+                "dataset_name": s, "prebuilt_train_images": s, "prebuilt_train_labels": s, "prebuilt_val_images": s,
+                "prebuilt_val_labels": s, "prebuilt_mean_file": s}, ["dataset_name"]))},
+        f"{generic}.json": {"post": _op(
+            "New generic model(s): the classification model fields plus task_type (regression, multilabel)",
+            JOB_REF, errors=[400, 401, 429, 507],
+            body=_form({"model_name": s, "dataset": s, "method": s, "framework": s, "custom_network": s,
+                        "task_type": {"type": "string", "enum": ["regression", "multilabel"]},
+                        "train_epochs": {"type": "integer"}, "learning_rate": s}, ["model_name", "dataset"]))},
+        f"{generic}/infer_one.json": {"post": _op(
+            "A generic model's outputs for one image, plus its task type's keys (values / labels)",
+            {"type": "object", "required": ["outputs"]}, errors=[400, 404, 409, 413],
+            body=_form(inference_fields, ["job_id"]))},
+        f"{generic}/infer_many.json": {"post": _op(
+            "A generic model's outputs for a list or a folder of images",
+            {"type": "object", "required": ["outputs", "results"]}, errors=[400, 404, 409, 413],
+            body=_form(dict(inference_fields, image_folder=s, num_test_images={"type": "integer"}), ["job_id"]))},
+    })
     for prefix in ("jobs", "datasets", "models"):
         paths.update(_job_routes(prefix))
     return {"openapi": "3.0.3",

@@ -30,7 +30,22 @@ def home():
             data[cat] = [j.summary() for j in groups[cat]]
         data["jobs"] = [j.summary() for j in groups["jobs"]]
         return jsonify(data)
-    return render_template("home.html", groups=groups, Status=Status)
+    return render_template("home.html", groups=groups, Status=Status, new_menus=_new_menus())
+
+
+def _new_menus():
+    """Every registered kind that has a "new" form (built-ins and plugins), by category and menu group, as
+    DIGITS' New dataset / New model menus listed them."""
+    from digits.job import JOB_KINDS
+    menus = {}
+    for cls in JOB_KINDS.values():
+        url = getattr(cls, "new_url", None)
+        if url and cls.category in ("datasets", "models"):
+            menus.setdefault(cls.category, []).append(
+                {"title": cls.title, "url": url, "group": getattr(cls, "menu_group", "Images")})
+    for entries in menus.values():   # classification first, as the main button offers it
+        entries.sort(key=lambda e: (e["group"] != "Images", "classification" not in e["url"], e["title"]))
+    return menus
 
 
 @blueprint.route("/completed_jobs.json")

@@ -24,8 +24,10 @@ KIND_MODULES = [
     "digits.job_views",
     "digits.openapi",
     "digits.dataset.images.classification.views",
+    "digits.dataset.images.generic.views",
     "digits.model.images.classification.views",
     "digits.model.images.classification.inference_views",
+    "digits.model.images.generic.views",
     "digits.model.archive",
     "digits.pretrained_model.views",
 ]

@@ -4,20 +4,17 @@
     network_graph(framework, source_text, input_shape, num_classes) -> {"nodes": [...], "edges": [...]}
     render_svg(graph) -> standalone SVG text
 
-framework "caffe": Caffe prototxt (NetParameter text); "torch": Python source defining
-build(input_shape, num_classes). Every failure is a NetworkError with a message for the user.
+framework: an engine's name or alias (digits.frameworks.registry: "caffe" for Caffe prototxt, "torch"
+for Python source defining build(input_shape, num_classes), plus plugins). Every failure is a
+NetworkError with a message for the user.
 """
 from digits.frameworks.errors import NetworkError
 from digits.frameworks.network import LayerInfo, Network
-
-FRAMEWORKS = ("caffe", "torch")
-_ALIASES = {"caffe": "caffe", "prototxt": "caffe", "torch": "torch", "pytorch": "torch", "python": "torch"}
+from digits.frameworks.registry import frameworks, get_framework
 
 
 def _check_args(framework, source_text, input_shape, num_classes):
-    kind = _ALIASES.get(str(framework).lower())
-    if kind is None:
-        raise NetworkError(f'unknown framework "{framework}" (use one of: {", ".join(FRAMEWORKS)})')
+    engine = get_framework(framework)
     if not isinstance(source_text, str) or not source_text.strip():
         raise NetworkError("the network definition is empty")
     try:
@@ -28,7 +25,7 @@ def _check_args(framework, source_text, input_shape, num_classes):
         raise NetworkError(f"input_shape must be three positive numbers (channels, height, width), got {input_shape!r}")
     if num_classes is not None and (int(num_classes) != num_classes or num_classes < 1):
         raise NetworkError(f"num_classes must be a positive integer, got {num_classes!r}")
-    return kind, shape, None if num_classes is None else int(num_classes)
+    return engine, shape, None if num_classes is None else int(num_classes)
 
 
 def build_network(framework, source_text, input_shape, num_classes, aux_losses=False):
@@ -39,13 +36,8 @@ def build_network(framework, source_text, input_shape, num_classes, aux_losses=F
     loss1/loss2) under module.aux_layers; in train mode forward() also fills module.aux_outputs with
     [(loss_weight, logits)]. Eval-mode output and the `layers.*` state_dict are the same either way.
     """
-    kind, shape, classes = _check_args(framework, source_text, input_shape, num_classes)
-    if kind == "caffe":
-        from digits.frameworks.caffe_net import build_caffe
-        network = build_caffe(source_text, shape, classes, aux_losses=aux_losses)
-    else:
-        from digits.frameworks.python_net import build_python
-        network = build_python(source_text, shape, classes)
+    engine, shape, classes = _check_args(framework, source_text, input_shape, num_classes)
+    network = engine.build(source_text, shape, classes, aux_losses=aux_losses)
     largest = min(shape[1], shape[2])
     if network.crop_size and network.crop_size > largest:
         # DIGITS' behaviour: a network's own crop larger than the images shrinks to fit, with a warning
@@ -65,4 +57,5 @@ def render_svg(graph):
     return render(graph)
 
 
-__all__ = ["FRAMEWORKS", "LayerInfo", "Network", "NetworkError", "build_network", "network_graph", "render_svg"]
+__all__ = ["LayerInfo", "Network", "NetworkError", "build_network", "frameworks", "get_framework", "network_graph",
+           "render_svg"]

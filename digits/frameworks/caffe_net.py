@@ -203,7 +203,8 @@ def build_caffe(text, input_shape, num_classes, aux_losses=False):
     module = CaffeNet(modules, runs, plan.input_blob, plan.output_blob, flatten,
                       aux_modules=aux_modules if plan.aux else None, aux_weights=[_f32(a.weight) for a in plan.aux])
     network = Network(module, "caffe", tuple(input_shape), num_classes, layers=plan.infos, param_specs=specs,
-                      loss=plan.loss, input_blob=plan.input_blob, output_blob=plan.output_blob,
+                      loss=plan.loss, loss_spec=plan.loss_spec, input_blob=plan.input_blob,
+                      output_blob=plan.output_blob,
                       warnings=list(plan.warnings), aux=[(a.blob, _f32(a.weight)) for a in plan.aux])
     _data_settings(network, plan.data_layer)
     return network

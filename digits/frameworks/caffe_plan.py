@@ -26,6 +26,7 @@ class Plan:
     infos: list                # LayerInfo for every layer in the view, in order
     data_layer: object = None  # the LayerParameter whose first top is the input
     loss: str = None
+    loss_spec: dict = None     # the main loss layer as the trainer computes it (see _loss_spec)
     warnings: list = field(default_factory=list)
     aux: list = field(default_factory=list)       # [AuxLoss] kept for training (build with aux_losses)
 
@@ -81,7 +82,12 @@ def _check_bottoms(view, input_blob, data_tops):
     for layer, info in view:
         if info.status == "data":
             continue
-        # loss/accuracy layers leave the module: only their first bottom (the output) must exist
+        # loss/accuracy layers leave the module: their first bottom (the output) must exist, and the
+        # others be a data layer's top ("label", also implicit for networks without a data layer)
+        if info.status == "removed":
+            for bottom in info.bottoms[1:]:
+                if bottom not in available and bottom not in data_tops and bottom != "label":
+                    _fail(info, f'bottom blob "{bottom}" is not produced by any layer (the labels are "label")')
         for bottom in info.bottoms if info.status == "active" else info.bottoms[:1]:
             if bottom in data_tops and bottom not in available and info.status == "active":
                 _fail(info, f'bottom blob "{bottom}" comes from the data layer (labels) and can only feed '
@@ -103,6 +109,7 @@ def _choose_output(view, hidden, plan):
         if not info.bottoms:
             _fail(info, "a loss layer needs the network output as its first bottom")
         plan.loss = info.type
+        plan.loss_spec = _loss_spec(layer, info)
         _note_losses(losses, info, plan)
         return info.bottoms[0], info
     infos = [info for _, info in hidden]
@@ -118,11 +125,27 @@ def _choose_output(view, hidden, plan):
     return outputs[-1], None
 
 
+# Loss layers the trainer computes (digits/model/tasks.py); Caffe's formulas, per image of the batch.
+TRAINED_LOSSES = ("SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "L1Loss")
+_NORMALIZATION = {0: "full", 1: "valid", 2: "batch_size", 3: "none"}
+
+
+def _loss_spec(layer, info):
+    """{type, weight, ignore_label, normalization}: what the main loss layer asks of training."""
+    param = layer.loss_param
+    normalization = _NORMALIZATION[param.normalization] if param.HasField("normalization") else "valid"
+    if not param.HasField("normalization") and param.HasField("normalize"):
+        normalization = "valid" if param.normalize else "batch_size"   # Caffe's legacy flag
+    return {"type": info.type, "layer": info.name, "weight": _loss_weight(layer),
+            "ignore_label": param.ignore_label if param.HasField("ignore_label") else None,
+            "normalization": normalization}
+
+
 def _note_losses(losses, main, plan):
     """The other weighted SoftmaxWithLoss layers become auxiliary losses (Caffe sums every loss layer);
-    loss types we do not train with are reported: training always uses softmax cross-entropy."""
+    loss types we cannot train with are reported, and softmax cross-entropy stands in for them."""
     for layer, info in losses:
-        if info.type != "SoftmaxWithLoss":
+        if info.type not in TRAINED_LOSSES:
             plan.warnings.append(f"{where(info.name, info.type, info.line)}: this loss type is not supported; the "
                                  f"network is trained with softmax cross-entropy (SoftmaxWithLoss) instead")
         if info is main or not info.bottoms or _loss_weight(layer) == 0:

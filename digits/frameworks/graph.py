@@ -1,22 +1,22 @@
 """A built network as a graph for the "Visualize network" button:
 {"nodes": [{"id", "label", "type", "shape", "status", "params"}], "edges": [[from_id, to_id], ...]};
-shapes are per image (no batch dimension)."""
+shapes are per image (no batch dimension). Each engine picks its drawing (registry: Framework.graph)."""
 import torch
 
+from digits.frameworks.registry import get_framework
 from digits.utils.checks import unique_name
 
 
 def graph_of(network):
-    if network.framework == "caffe":
-        return _caffe_graph(network)
-    return _torch_graph(network)
+    return get_framework(network.framework).graph(network)
 
 
 def _unique(name, taken):
     return unique_name(name, taken, "#")
 
 
-def _caffe_graph(network):
+def layer_graph(network):
+    """Network.layers as written, each bottom wired to the latest layer producing that blob."""
     nodes, edges, producer, taken = [], [], {}, set()
     for info in network.layers:
         node_id = _unique(info.name, taken)
@@ -31,7 +31,8 @@ def _caffe_graph(network):
     return {"nodes": nodes, "edges": edges}
 
 
-def _torch_graph(network):
+def module_graph(network):
+    """The traced module's operations, else the layer sequence."""
     try:
         return _fx_graph(network.module, network.input_shape)
     except Exception:  # not symbolically traceable (data-dependent control flow): show the layer sequence

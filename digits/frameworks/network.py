@@ -37,6 +37,8 @@ class Network:
     layers: list = field(default_factory=list)          # LayerInfo, in definition order
     param_specs: dict = field(default_factory=dict)     # parameter name -> {"lr_mult": .., "decay_mult": ..}
     loss: Optional[str] = None                          # the loss layer type the network asked for
+    loss_spec: Optional[dict] = None                    # Caffe: its main loss layer (caffe_plan._loss_spec)
+    loss_fn: Optional[object] = None                    # Python: the source's loss(outputs, labels), if any
     input_blob: Optional[str] = None
     output_blob: Optional[str] = None
     warnings: list = field(default_factory=list)

@@ -1,5 +1,7 @@
 """Python (torch) network definitions: source text defining `build(input_shape, num_classes)` (or
-`network(...)`) that returns an nn.Module. Optional module-level settings: BATCH_SIZE, SCALE, CROP_SIZE."""
+`network(...)`) that returns an nn.Module. Optional module-level settings: BATCH_SIZE, SCALE, CROP_SIZE, and
+a function loss(outputs, labels) -> scalar tensor that replaces the task type's loss in training (outputs:
+the module's N×K output in train mode; labels: N class ids, or N×L float targets for generic datasets)."""
 import linecache
 import traceback
 
@@ -104,6 +106,10 @@ def build_python(source, input_shape, num_classes):
     if num_classes and tuple(output.shape) != (2, num_classes):
         raise NetworkError(f"The network output has shape {tuple(output.shape)} for 2 images of {shape_text}; "
                            f"it must be (2, {num_classes}) — one score per class")
+    loss_fn = namespace.get("loss")
+    if loss_fn is not None and not callable(loss_fn):
+        raise NetworkError("`loss` in the network source must be a function loss(outputs, labels) returning a "
+                           "scalar tensor")
     return Network(module, "torch", tuple(input_shape), num_classes, scale=_setting(namespace, "SCALE", float),
                    default_batch_size=_setting(namespace, "BATCH_SIZE", int),
-                   crop_size=_setting(namespace, "CROP_SIZE", int), layers=layers)
+                   crop_size=_setting(namespace, "CROP_SIZE", int), layers=layers, loss_fn=loss_fn)

@@ -55,6 +55,20 @@ class Uploads:
         return path
 
 
+def one_image(request, uploads, roots):
+    """(file to read, name the user knows) of a one-image request: an upload (image_file) or a server
+    path (image_path); InferenceError 400 for anything else."""
+    upload = request.files.get("image_file")
+    if upload is not None and upload.filename:
+        return uploads.image(upload, "image_file"), upload.filename
+    if request.form.get("image_path"):
+        return server_image(request.form["image_path"], roots), request.form["image_path"]
+    if request.form.get("image_url"):
+        raise InferenceError("image_url is not supported here (the server does not fetch from the "
+                             "network): upload image_file or set image_path", 400, "BadRequest")
+    raise InferenceError("give an image: upload image_file or set image_path", 400, "BadRequest")
+
+
 def server_image(path, roots, field="image_path"):
     try:
         return resolve_user_path(path, roots, kind="file")

@@ -5,15 +5,18 @@ import math
 from digits.inference.errors import InferenceError
 
 
-def find_model(scheduler, job_id):
-    """The classification model (or pretrained model) job with that id; InferenceError 404 otherwise."""
-    from digits.model.job import ImageClassificationModelJob
+def find_model(scheduler, job_id, generic=False):
+    """The classification model (or pretrained model) job with that id — with generic, a generic model —;
+    InferenceError 404 otherwise."""
+    from digits.model.job import GenericImageModelJob, ImageClassificationModelJob
     from digits.pretrained_model.job import PretrainedModelJob
     if not job_id:
         raise InferenceError("job_id is required: the id of the model to use", 400, "BadRequest")
     job = scheduler.get_job(str(job_id).strip())
-    if not isinstance(job, (ImageClassificationModelJob, PretrainedModelJob)) or job.load_error:
-        raise InferenceError(f"no image classification model with id {job_id!r}", 404, "NotFound")
+    kinds = (GenericImageModelJob,) if generic else (ImageClassificationModelJob, PretrainedModelJob)
+    if not isinstance(job, kinds) or job.load_error:
+        raise InferenceError(f"no {'generic' if generic else 'image classification'} model with id {job_id!r}",
+                             404, "NotFound")
     return job
 
 

@@ -2,7 +2,8 @@
 
 A model spec (sent by the server) names what to load:
     {"dir": model folder holding the network file and preprocess.json (+ mean copy),
-     "framework": "caffe" | "torch", "network_file": "network.prototxt" | "network.py",
+     "framework": an engine's name (digits.frameworks.registry: "caffe", "torch", plugins),
+     "network_file": that engine's network_file ("network.prototxt", "network.py"),
      "weights": a snapshot_epoch_<N>.pt or a bare state_dict .pt}
 The network is built for the preprocessed input shape, exactly like the training tool built it,
 and the weights are read with torch.load(weights_only=True) and must fit it completely.
@@ -74,13 +75,17 @@ class LoadedModel:
         return self.pre.num_classes
 
     @torch.no_grad()
+    def outputs(self, batch):
+        """float32 N×C×H×W (preprocessed) → the network's outputs N×K on the CPU (float64)."""
+        out = self.module(batch.to(self.device))
+        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != self.num_classes:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ModelError(f"the network returned {shape}; expected N × {self.num_classes} outputs")
+        return out.double().cpu()
+
     def probabilities(self, batch):
         """float32 N×C×H×W (preprocessed) → softmax probabilities N×K on the CPU (float64)."""
-        logits = self.module(batch.to(self.device))
-        if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[1] != self.num_classes:
-            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-            raise ModelError(f"the network returned {shape}; expected N × {self.num_classes} class scores")
-        return torch.softmax(logits.double(), dim=1).cpu()
+        return torch.softmax(self.outputs(batch), dim=1)
 
 
 def load_model(spec, device):

@@ -70,6 +70,29 @@ def op_classify(cache, req):
     return out
 
 
+def op_infer(cache, req):
+    """A generic model's raw outputs per image, plus what its task type makes of them."""
+    import torch
+    from digits.inference.images import network_input
+    from digits.model.tasks import get_task_type
+    model = cache.get(req["model"])
+    task = get_task_type(req.get("task_type"))
+    paths = req.get("images") or []
+    batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
+    blob = model.network.output_blob or "output"
+    results = [None] * len(paths)
+    for start, chunk in _chunks(paths, batch_size * 4):
+        images, failed = _prepared(model, chunk)
+        for index, message in failed:
+            results[start + index] = {"error": message}
+        parts = [model.outputs(network_input([a for _, a in part], model.pre)) for _, part in _chunks(images, batch_size)]
+        outputs = torch.cat(parts).numpy() if parts else None
+        answers = task.infer(outputs, req.get("labels") or []) if parts else []
+        for row, (index, _) in enumerate(images):
+            results[start + index] = {"outputs": {blob: outputs[row].tolist()}, **answers[row]}
+    return {"results": results, "task_type": task.name}
+
+
 def op_top_n(cache, req):
     """For each class, the n images that score highest for it."""
     from digits.inference.images import thumbnail
@@ -141,7 +164,7 @@ def op_network(cache, req):
             raise InferenceError(f"the network needs more memory than a network check may use{limit}: {exc}",
                                  400, "NetworkError") from None
         raise InferenceError(str(exc), 400, "NetworkError") from None
-    return {"warnings": list(network.warnings)}
+    return {"warnings": list(network.warnings), "loss": network.loss_spec or ("loss()" if network.loss_fn else None)}
 
 
 def op_ping(cache, req):
@@ -154,7 +177,7 @@ def op_ping(cache, req):
             "threads": torch.get_num_threads()}
 
 
-OPS = {"classify": op_classify, "top_n": op_top_n, "export": op_export, "check": op_check,
+OPS = {"classify": op_classify, "infer": op_infer, "top_n": op_top_n, "export": op_export, "check": op_check,
        "network": op_network, "ping": op_ping}
 
 

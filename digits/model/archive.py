@@ -31,7 +31,7 @@ from digits import __version__
 from digits.inference.errors import InferenceError
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
-from digits.model.job import ImageClassificationModelJob
+from digits.model.job import ModelJob
 from digits.pretrained_model.job import PretrainedModelJob
 from digits.utils.atomic import read_json_or_empty
 from digits.utils.blocking import run_blocking
@@ -56,7 +56,7 @@ def download(job_id, extension="tar.gz"):
     if extension not in FORMATS:
         return json_error(f"unknown archive type .{extension}; use .tar, .tar.gz or .zip", 400)
     job = scheduler().get_job(job_id)
-    if not isinstance(job, (ImageClassificationModelJob, PretrainedModelJob)) or job.load_error:
+    if not isinstance(job, (ModelJob, PretrainedModelJob)) or job.load_error:
         return json_error(f"no image classification model or pretrained model with id {job_id!r}", 404)
     epoch_field = next((request.values.get(k) for k in ("epoch", "snapshot_epoch") if request.values.get(k)), None)
     try:
@@ -117,6 +117,11 @@ def _prune_exports(deploy_dir):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _task(job):
+    from digits.model.tasks import get_task_type
+    return get_task_type(getattr(job, "task_type", None))
+
+
 def archive_members(job, epoch, folder):
     """[(name in the archive, bytes or a file path)], every name chosen here (never from users)."""
     preprocess = read_json_or_empty(job.path("preprocess.json"))
@@ -136,7 +141,8 @@ def archive_members(job, epoch, folder):
             "exported": time.time(), "digits_version": __version__, "num_classes": preprocess.get("num_classes"),
             "input": {"name": "data", "shape": ["N", *_input_shape(preprocess)], "dtype": "float32",
                       "preprocessed": True},
-            "output": {"name": "logits", "shape": ["N", preprocess.get("num_classes")], "apply": "softmax"},
+            "task_type": _task(job).name,
+            "output": dict({"name": "logits", "shape": ["N", preprocess.get("num_classes")]}, **_task(job).meaning),
             "files": {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx",
                       "labels": "labels.txt", "preprocess": "preprocess.json",
                       "mean": "mean.npy" if mean_file and preprocess.get("mean", "none") != "none" else None},

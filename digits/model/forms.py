@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
+from digits.frameworks import registry
 from digits.model.solver import SolverError, check_settings
 from digits.status import Status
 from digits.utils.checks import FLOAT32_MAX, too_large_for_float32
@@ -144,8 +145,7 @@ class ModelForm(FlaskForm):
     select_gpus = SelectMultipleField("Select which GPU(s)", choices=[], validate_choice=False)
 
     method = SelectField("Network", choices=METHODS, default="standard")
-    framework = SelectField("Framework", choices=[("caffe", "Caffe prototxt"), ("torch", "PyTorch (Python)")],
-                            default="caffe")
+    framework = SelectField("Framework", choices=[], default=registry.DEFAULT)   # choices: __init__ (plugins too)
     standard_networks = SelectField("Standard network", choices=[], default="lenet", validate_choice=False)
     previous_networks = StringField("Previous model (job id)", validators=[Optional()])
     previous_network_snapshot = IntegerField("Snapshot epoch", validators=[Optional(), NumberRange(min=0)])
@@ -160,6 +160,7 @@ class ModelForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.framework.choices = [(engine.name, engine.title) for engine in registry.frameworks()]
         self.pretrained_networks.choices = [("", "— choose a pretrained model —")] + [
             (job.id, f"{job.name} ({job.id})") for job in pretrained_models()]
 

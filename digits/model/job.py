@@ -2,20 +2,18 @@
 import os
 import re
 
+from digits.frameworks.registry import get_framework
 from digits.job import Job, discard_on_error, register_job_kind, write_json_atomic
 from digits.task import Task
 from digits.utils.atomic import read_json_or_empty
 
-NETWORK_FILES = {"caffe": "network.prototxt", "torch": "network.py"}
 
-
-@register_job_kind
-class ImageClassificationModelJob(Job):
-    kind = "model-images-classification"
+class ModelJob(Job):
+    """A network trained on a dataset: what every kind of model shares (snapshots, network file,
+    train config). Kinds differ in their task type, forms and pages."""
     category = "models"
-    title = "Image classification model"
+    task_type = "classification"
     template = "models/images/classification/show.html"
-    new_url = "/models/images/classification/new"
 
     @classmethod
     def create(cls, jobs_dir, name, owner, group, form_data, dataset_job, framework, network_text, config,
@@ -23,7 +21,8 @@ class ImageClassificationModelJob(Job):
         """Writes the job folder (network + train_config.json) and its one training task."""
         job = cls(jobs_dir, name, owner, group, form_data=form_data)
         os.makedirs(job.dir)
-        network_file = NETWORK_FILES[framework]
+        engine = get_framework(framework, aliases=False)
+        network_file = engine.network_file
         with discard_on_error([job]):   # a full disk must not leave a folder holding only the network
             with open(job.path(network_file), "w") as f:
                 f.write(network_text)
@@ -31,7 +30,7 @@ class ImageClassificationModelJob(Job):
             write_json_atomic(job.path("train_config.json"), config)
         job.extra.update(dataset_id=dataset_job.id, framework=framework, network_file=network_file,
                          weights_from=weights_from)
-        job.tasks.append(Task("train", "train", resources=gpu_request, title="Train model"))
+        job.tasks.append(Task("train", engine.train_tool, resources=gpu_request, title="Train model"))
         return job
 
     def dependency_ids(self):
@@ -109,3 +108,24 @@ _SNAPSHOT_NAME = re.compile(r"^snapshot_epoch_(\d+(?:\.\d+)?)\.pt$")
 def snapshot_file(epoch):
     epoch = int(epoch) if float(epoch).is_integer() else epoch
     return f"snapshot_epoch_{epoch}.pt"
+
+
+@register_job_kind
+class ImageClassificationModelJob(ModelJob):
+    kind = "model-images-classification"
+    title = "Image classification model"
+    new_url = "/models/images/classification/new"
+
+
+@register_job_kind
+class GenericImageModelJob(ModelJob):
+    """DIGITS' "generic" model: a network trained on a generic dataset's label vectors; what the output
+    means is its task type (regression, multilabel), kept in train_config.json."""
+    kind = "model-images-generic"
+    title = "Generic image model"
+    new_url = "/models/images/generic/new"
+    template = "models/images/generic/show.html"
+
+    @property
+    def task_type(self):
+        return self.train_config().get("task_type") or "regression"

@@ -13,8 +13,9 @@ resizes with the dataset's resize_mode first). Steps, in Caffe's DataTransformer
        training used the "whitening" augmentation — applied in every phase so inference matches
 
 Default scale when the network does not give one (a prototxt data layer's transform_param.scale):
-1.0 for Caffe networks (Caffe's own default, which their initialisations assume) and 1/255 for
-Python networks (inputs in [0, 1], or [-1, 1] with a mean subtracted).
+the framework's (registry: Framework.default_scale) — 1.0 for Caffe networks (Caffe's own default,
+which their initialisations assume) and 1/255 for Python networks (inputs in [0, 1], or [-1, 1] with
+a mean subtracted).
 """
 import json
 import math
@@ -24,6 +25,7 @@ import shutil
 import torch
 
 from digits.dataset.files import atomic_write_json
+from digits.frameworks.registry import get_framework
 
 PREPROCESS_FILE = "preprocess.json"
 MEAN_MODES = ("none", "image", "pixel")
@@ -34,7 +36,7 @@ class PreprocessError(ValueError):
 
 
 def default_scale(framework):
-    return 1.0 if framework == "caffe" else 1.0 / 255.0
+    return get_framework(framework).default_scale
 
 
 class Preprocess:

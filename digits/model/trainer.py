@@ -13,7 +13,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from digits.model import preprocess as prep
@@ -21,7 +20,9 @@ from digits.model import snapshot, trainer_setup
 from digits.model.augment import Augment
 from digits.model.lr_policy import make_scheduler
 from digits.model.solver import make_optimizer
-from digits.model.trainer_data import ImageView, SeededTrainSampler, ShardSampler, default_workers, make_loader
+from digits.model.trainer_data import (ImageView, SeededTrainSampler, ShardSampler, TensorRecords, default_workers,
+                                       make_loader)
+from digits.model.tasks import TaskTypeError, get_task_type
 from digits.model.trainer_setup import TrainingError
 
 REPORTS_PER_EPOCH = 10
@@ -41,6 +42,7 @@ class Trainer:
         self.rt = runtime
         self.nan_warned = False
         self.history = []   # every metric point sent, kept in snapshots for replay on resume
+        self.eval_results = {}   # phase -> the task type's non-chart figures of its last evaluation
 
     # ---- set-up -------------------------------------------------------------------------------
     def setup(self):
@@ -52,6 +54,15 @@ class Trainer:
             raise TrainingError(f"cannot read the dataset in {cfg['dataset_dir']}: {exc}") from None
         if not self.info.get("splits", {}).get("train", {}).get("count"):
             raise TrainingError("the dataset has no training images")
+        try:
+            self.task = get_task_type(cfg.get("task_type"))
+            if self.info.get("kind") == "generic":   # no classes: the outputs are the label vector's
+                if self.task.name == "classification":
+                    raise TaskTypeError("a generic dataset's labels are vectors: train it as regression or "
+                                        "multilabel")
+                self.info["num_classes"] = self.task.output_size(self.info)
+        except TaskTypeError as exc:
+            raise TrainingError(str(exc)) from None
         self.resume_state = snapshot.load_latest(self.job_dir, warn=lambda m: rt.emit("warning", message=m))
         seed = self.resume_state.get("random_seed") if self.resume_state else cfg["random_seed"]
         if seed is None:
@@ -118,8 +129,6 @@ class Trainer:
         return module
 
     def _make_loaders(self):
-        from digits.dataset.reader import LmdbDataset
-
         cfg, rt = self.config, self.rt
         splits = self.info["splits"]
         options = dict(cfg["augmentation"])
@@ -130,7 +139,7 @@ class Trainer:
             rt.emit("warning", message="quadrant rotation by 90° needs square images; only 180° turns are used")
         self.batch_size = trainer_setup.batch_size_for(cfg, self.network)
         workers = default_workers(rt.cuda, rt.world_size)
-        records = LmdbDataset(os.path.join(cfg["dataset_dir"], splits["train"].get("db", "train_db")))
+        records = self._records(splits["train"], "train")
         self.train_sampler = SeededTrainSampler(len(records), self.seed, cfg["shuffle"], rt.rank, rt.world_size)
         self.train_loader = make_loader(ImageView(records, self.pre, augment if augment.active else None),
                                         self.train_sampler, self.batch_size, workers, rt.cuda)
@@ -139,11 +148,21 @@ class Trainer:
             split = splits.get(phase) or {}
             db = os.path.join(cfg["dataset_dir"], split.get("db", f"{phase}_db"))
             if split.get("count") and os.path.isdir(db):
-                records = LmdbDataset(db)
+                records = self._records(split, phase)
                 self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
                                                        ShardSampler(len(records), rt.rank, rt.world_size),
                                                        self.batch_size, workers, rt.cuda,
                                                        persistent=phase == "val")  # test runs once
+
+    def _records(self, split, phase):
+        """The split's records: images with class ids, or (generic datasets) images with label vectors
+        from a second LMDB."""
+        from digits.dataset.reader import LmdbDataset
+        db = os.path.join(self.config["dataset_dir"], split.get("db", f"{phase}_db"))
+        if self.info.get("kind") != "generic":
+            return LmdbDataset(db)
+        from digits.dataset.generic_reader import GenericLmdbDataset
+        return TensorRecords(GenericLmdbDataset(db, split["labels_db"]))
 
     def _resume(self, state):
         epoch = int(state["epoch"])
@@ -194,13 +213,13 @@ class Trainer:
         results = {"final_epoch": epochs}
         if last_train is not None:
             results["train_loss"] = last_train
-        results.update({f"val_{k}": v for k, v in last_val.items()})
+        results.update({f"val_{k}": v for k, v in {**last_val, **self.eval_results.get("val", {})}.items()})
         if speeds:
             steady = speeds[1:] or speeds
             results["train_images_per_sec"] = rt.world_size * sum(steady) / len(steady)
         if "test" in self.eval_loaders:
             test = self.evaluate("test")
-            results.update({f"test_{k}": v for k, v in test.items()})
+            results.update({f"test_{k}": v for k, v in {**test, **self.eval_results.get("test", {})}.items()})
         rt.emit("progress", value=1.0, epoch=float(epochs))
         rt.emit("result", **results)
         return results
@@ -227,7 +246,7 @@ class Trainer:
             sync = self.model.no_sync() if rt.distributed and not last_in_group else contextlib.nullcontext()
             with sync:
                 with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
-                    loss = trainer_setup.training_loss(self.module, self.model(x), y)
+                    loss = self.task.loss(self.network, self.module, self.model(x), y)
                 self.scaler.scale(loss / group_size).backward()
             running[0] += loss.detach().double() * y.shape[0]
             running[1] += y.shape[0]
@@ -276,8 +295,7 @@ class Trainer:
         rt = self.rt
         self.model.eval()
         rt.sync_buffers(self.module)
-        sums = torch.zeros(4, dtype=torch.float64, device=rt.device)  # loss, top1, top5, images
-        k = min(5, int(self.info["num_classes"]))
+        sums = torch.zeros(self.task.sums_size(int(self.info["num_classes"])), dtype=torch.float64, device=rt.device)
         for x, y in self.eval_loaders[phase]:
             x = x.to(rt.device, non_blocking=True)
             if rt.cuda:
@@ -285,17 +303,13 @@ class Trainer:
             y = y.to(rt.device, non_blocking=True)
             with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
                 out = self.module(x)  # the bare module: DDP's forward would try to sync buffers
-            out = out.float()
-            sums[0] += F.cross_entropy(out, y, reduction="sum").double()
-            top = out.topk(k, dim=1).indices == y[:, None]
-            sums[1] += top[:, 0].sum()
-            sums[2] += top.any(dim=1).sum()
-            sums[3] += y.shape[0]
+            sums += self.task.eval_sums(out.float(), y)
         self.model.train()
-        loss, top1, top5, count = rt.all_sum(sums).tolist()
-        if not count:
+        totals = rt.all_sum(sums).tolist()
+        if not totals[self.task.count_index]:
             return {}
-        return {"loss": loss / count, "accuracy": 100.0 * top1 / count, "accuracy_top5": 100.0 * top5 / count}
+        self.eval_results[phase] = self.task.results(totals)
+        return self.task.summarize(totals)
 
     def save_snapshot(self, epoch):
         rt = self.rt

@@ -2,6 +2,7 @@
 import json
 import os
 
+from digits.frameworks.registry import names as framework_names
 from digits.model.augment import Augment
 from digits.model.lr_policy import POLICIES
 from digits.model.preprocess import MEAN_MODES
@@ -9,7 +10,6 @@ from digits.model.solver import optimizer_spec
 from digits.utils.checks import is_number
 
 CONFIG_FILE = "train_config.json"
-FRAMEWORKS = ("caffe", "torch")
 DEFAULTS = {
     "train_epochs": 30, "snapshot_interval": 1, "val_interval": 1, "random_seed": None, "batch_size": None,
     "batch_accumulation": 1, "solver_type": "SGD", "learning_rate": 0.01, "momentum": 0.9,
@@ -54,8 +54,8 @@ def check(config, job_dir):
         raise ConfigError(f"dataset_dir {dataset_dir!r} is not a dataset folder")
     cfg["dataset_dir"] = os.path.abspath(dataset_dir)
     network = cfg.get("network")
-    if not isinstance(network, dict) or network.get("framework") not in FRAMEWORKS:
-        raise ConfigError(f"network.framework must be one of {', '.join(FRAMEWORKS)}, got {network!r}")
+    if not isinstance(network, dict) or network.get("framework") not in framework_names():
+        raise ConfigError(f"network.framework must be one of {', '.join(framework_names())}, got {network!r}")
     net_file = os.path.join(job_dir, str(network.get("file") or ""))
     if not network.get("file") or not os.path.isfile(net_file):
         raise ConfigError(f"network.file {network.get('file')!r} is not a file in the job folder")

@@ -47,6 +47,22 @@ class ImageView(Dataset):
         return self.preprocess(image), label
 
 
+class TensorRecords:
+    """numpy (C×H×W uint8 image, float32 label vector) records → torch tensors, as ImageView wants."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, index):
+        import numpy as np
+        image, label = self.records.read(index)
+        return (torch.from_numpy(np.require(image, requirements=["C", "W"])),
+                torch.from_numpy(np.require(label, dtype=np.float32, requirements=["C", "W"])))
+
+
 class SeededTrainSampler(Sampler):
     """DistributedSampler order (shuffled per epoch, padded so every rank gets as many) + sample seeds."""
 

@@ -1,11 +1,12 @@
 """The standard networks offered on the new-model page, for each framework.
 
-    standard_network(name, framework) -> source text (prototxt for "caffe", Python for "torch")
+    standard_network(name, framework) -> source text, from the framework's engine (registry:
+        Framework.standard_network): prototxt for "caffe", Python for "torch"
     STANDARD_NETWORKS: StandardNetwork(name, title, image_size (H, W) hint, description) in display order
 """
-import functools
 from collections import namedtuple
-from importlib import resources
+
+from digits.frameworks.registry import get_framework
 
 StandardNetwork = namedtuple("StandardNetwork", "name title image_size description")
 
@@ -20,21 +21,11 @@ STANDARD_NETWORKS = [
 NAMES = tuple(n.name for n in STANDARD_NETWORKS)
 
 
-@functools.lru_cache(maxsize=None)
-def _caffe(name):
-    from digits.networks import caffe_classic, caffe_modern
-    makers = {"lenet": caffe_classic.lenet, "alexnet": caffe_classic.alexnet, "googlenet": caffe_classic.googlenet,
-              "resnet18": lambda: caffe_modern.resnet(18), "resnet50": lambda: caffe_modern.resnet(50),
-              "mobilenet_v2": caffe_modern.mobilenet_v2}
-    return makers[name]()
-
-
 def standard_network(name, framework):
     """Source text of a standard network; ValueError for an unknown name or framework."""
     if name not in NAMES:
         raise ValueError(f'unknown standard network "{name}" (known: {", ".join(NAMES)})')
-    if framework == "caffe":
-        return _caffe(name)
-    if framework == "torch":
-        return resources.files("digits.networks.torch_sources").joinpath(f"{name}.py").read_text(encoding="utf-8")
-    raise ValueError(f'unknown framework "{framework}" (use "caffe" or "torch")')
+    text = get_framework(framework, aliases=False).standard_network(name)
+    if text is None:
+        raise ValueError(f'framework "{framework}" has no standard network "{name}"')
+    return text

@@ -9,12 +9,11 @@ import json
 import os
 import shutil
 
+from digits.frameworks import registry
 from digits.inference.errors import InferenceError
-from digits.model.job import NETWORK_FILES
 from digits.pretrained_model.job import INFO_FILE, LABELS_FILE, WEIGHTS_FILE
 from digits.utils.checks import is_number
 
-NETWORK_SUFFIXES = {".prototxt": "caffe", ".py": "torch"}
 WEIGHTS_SUFFIXES = (".pt", ".pth")
 MEAN_FILE = "mean.binaryproto"
 IMAGE_TYPES = {"3": 3, "color": 3, "rgb": 3, "1": 1, "grayscale": 1, "gray": 1}
@@ -39,10 +38,10 @@ def read_labels(path, shown_name):
 def place_network(job_dir, source_path, framework):
     """Copies the definition under its standard name; returns (framework, file name)."""
     if framework is None:
-        framework = NETWORK_SUFFIXES.get(os.path.splitext(source_path)[1].lower())
-    if framework not in NETWORK_FILES:
-        raise bad(f"framework must be caffe or torch, got {framework!r}")
-    name = NETWORK_FILES[framework]
+        framework = registry.framework_of_file(source_path)
+    if framework not in registry.names():
+        raise bad(f"framework must be {' or '.join(registry.names())}, got {framework!r}")
+    name = registry.get_framework(framework).network_file
     shutil.copyfile(source_path, os.path.join(job_dir, name))
     return framework, name
 
@@ -152,7 +151,9 @@ def find_archive_files(folder):
     files = {n: os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))}
     found = {"labels": files.get(LABELS_FILE), "preprocess": files.get("preprocess.json"),
              "info": files.get(INFO_FILE), "mean": files.get(MEAN_FILE)}
-    found["network"] = _one(files, ("network.prototxt", "network.py"), tuple(NETWORK_SUFFIXES), "network definition")
+    engines = registry.frameworks()
+    found["network"] = _one(files, tuple(e.network_file for e in engines),
+                            tuple(suffix for e in engines for suffix in e.network_suffixes), "network definition")
     found["weights"] = _one(files, (WEIGHTS_FILE,), WEIGHTS_SUFFIXES, "weights file")
     if not found["labels"]:
         raise bad("the archive has no labels.txt (one class name per line)")

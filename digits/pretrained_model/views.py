@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
 from digits.dataset.archive import ArchiveError, check_archive_opens, extract_archive
+from digits.frameworks import registry
 from digits.utils.blocking import run_blocking
 from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.inputs import Uploads
@@ -86,8 +87,8 @@ def _finish(job, framework, network_file, source, names):
 
 def _refuse_python_network(framework):
     """With DIGITS_PYTHON_NETWORKS=0 a network.py is never run, not even to check it."""
-    if framework == "torch" and not config()["python_networks"]:
-        raise upload.bad(f"network.py: {PYTHON_NETWORKS_OFF}")
+    if registry.runs_user_code(framework) and not config()["python_networks"]:
+        raise upload.bad(f"{registry.get_framework(framework).network_file}: {PYTHON_NETWORKS_OFF}")
 
 
 def _create(name, fill):
@@ -123,7 +124,7 @@ def create_from_files():
                 files["mean"] = (uploads.save(mean, "mean_file"), mean.filename)
             framework = (request.form.get("framework") or "").strip().lower() or None
             if framework is None:
-                framework = upload.NETWORK_SUFFIXES.get(os.path.splitext(files["network"][1])[1].lower())
+                framework = registry.framework_of_file(files["network"][1])
             framework, network_file, names = upload.fill_from_files(job.dir, files, framework, form=request.form)
         return framework, network_file, {"source": "upload"}, names
     return _create(request.form.get("job_name"), fill)

@@ -32,13 +32,15 @@ class Classifier:
             self.torch = torch
             self.module = torch.jit.load(model_path, map_location="cpu").eval()
 
-    def probabilities(self, batch):
+    def outputs(self, batch):
+        """The network's raw outputs (N×K) for a preprocessed batch."""
         if self.backend == "onnx":
-            logits = self.session.run(None, {self.input_name: batch})[0]
-        else:
-            with self.torch.no_grad():
-                logits = self.module(self.torch.from_numpy(batch)).numpy()
-        return softmax(logits)
+            return self.session.run(None, {self.input_name: batch})[0]
+        with self.torch.no_grad():
+            return self.module(self.torch.from_numpy(batch)).numpy()
+
+    def probabilities(self, batch):
+        return softmax(self.outputs(batch))
 
 
 def read_labels(path):

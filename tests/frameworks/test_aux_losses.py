@@ -86,7 +86,8 @@ def test_other_loss_types_are_reported():
     text = AUX_NET.replace('name: "aux/loss" type: "SoftmaxWithLoss"', 'name: "aux/loss" type: "EuclideanLoss"')
     network = _build(True, text)
     assert network.aux == []
-    assert any('"aux/loss" (EuclideanLoss' in w and "softmax cross-entropy" in w for w in network.warnings), \
+    # EuclideanLoss is trained (regression) as a main loss; as an auxiliary one it is left out, and said so
+    assert any('"aux/loss" (EuclideanLoss' in w and "left out of training" in w for w in network.warnings), \
         network.warnings
     main = AUX_NET.replace('name: "loss" type: "SoftmaxWithLoss"', 'name: "loss" type: "HingeLoss"')
     assert any('"loss" (HingeLoss' in w for w in _build(False, main).warnings)

@@ -260,3 +260,15 @@ def test_a_diverged_loss_is_a_gap_and_the_page_says_so(site):
     client = site.start().client
     assert not re.search(r'id="chart-diverged"\s+hidden', _get(client, f"/models/{model.id}"))
     assert re.search(r'id="chart-diverged"\s+hidden', _get(client, f"/models/{healthy.id}"))
+
+
+def test_new_menus_list_every_kind_with_a_form(site):
+    page = _get(site.start().client, "/")
+    assert 'id="new-datasets" ' in page or 'id="new-datasets">' in page   # the main button stays
+    datasets = re.search(r'id="new-datasets-menu">(.*?)</ul>', page, re.S).group(1)
+    models = re.search(r'id="new-models-menu">(.*?)</ul>', page, re.S).group(1)
+    assert re.findall(r'href="([^"]+)"', datasets) == ["/datasets/images/classification/new",
+                                                       "/datasets/images/generic/new"]
+    assert re.findall(r'href="([^"]+)"', models) == ["/models/images/classification/new", "/models/images/generic/new"]
+    for url in ("/datasets/images/generic/new", "/models/images/generic/new"):
+        assert site.client.get(url).status_code == 200

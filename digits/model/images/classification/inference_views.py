@@ -55,22 +55,13 @@ def classify_one():
         job, spec, epoch = _model_and_spec()
         show = _truthy(request.form.get("show_visualizations"))
         with inputs.Uploads() as uploads:
-            upload = request.files.get("image_file")
-            if upload is not None and upload.filename:
-                path, shown_name = uploads.image(upload, "image_file"), upload.filename
-            elif request.form.get("image_path"):
-                path = inputs.server_image(request.form["image_path"], config()["allowed_roots"])
-                shown_name = request.form["image_path"]
-            elif request.form.get("image_url"):
-                raise InferenceError("image_url is not supported here (the server does not fetch from the "
-                                     "network): upload image_file or set image_path", 400, "BadRequest")
-            else:
-                raise InferenceError("give an image: upload image_file or set image_path", 400, "BadRequest")
+            path, shown_name = inputs.one_image(request, uploads, config()["allowed_roots"])
             result = get_service().call("classify", model=spec, images=[path], topk=TOPK, visualize=show,
                                         thumbnails=False if wants_json() else THUMBNAIL_ONE)
         entry = result["results"][0]
         if "error" in entry:
-            field = "image_file" if upload is not None and upload.filename else "image_path"
+            uploaded = request.files.get("image_file")
+            field = "image_file" if uploaded is not None and uploaded.filename else "image_path"
             raise InferenceError(f"{field}: {entry['error']}", 400, "ImageError")
     except InferenceError as exc:
         return _fail(exc)

@@ -5,12 +5,13 @@ import signal
 from flask import Blueprint, flash, jsonify, redirect, render_template, request
 
 from digits.auth import current_user, login_required
+from digits.frameworks import registry
 from digits.sandbox import PYTHON_NETWORKS_OFF
 from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.service import get_service
 from digits.job import discard_on_error
 from digits.model.forms import ModelForm
-from digits.model.job import ImageClassificationModelJob
+from digits.model.job import ImageClassificationModelJob, ModelJob
 from digits.quota import check_waiting
 from digits.status import Status
 from digits.utils.forms import FieldError, float_list, form_data_dict
@@ -29,13 +30,14 @@ def _classification_datasets():
 
 def _previous_models():
     return [j for j in sorted(scheduler().jobs.values(), key=lambda j: j.created, reverse=True)
-            if isinstance(j, ImageClassificationModelJob) and j.snapshot_epochs()]
+            if isinstance(j, ModelJob) and j.snapshot_epochs()]
 
 
-def _make_form(formdata=None, data=None):
+def _make_form(formdata=None, data=None, form_cls=ModelForm, datasets=None):
     from digits.networks import STANDARD_NETWORKS
-    form = ModelForm(formdata=formdata, data=data)
-    form.dataset.choices = [(j.id, f"{j.name} [{j.status}]") for j in _classification_datasets()]
+    form = form_cls(formdata=formdata, data=data)
+    datasets = _classification_datasets() if datasets is None else datasets
+    form.dataset.choices = [(j.id, f"{j.name} [{j.status}]") for j in datasets]
     form.standard_networks.choices = [(n.name, n.title) for n in STANDARD_NETWORKS]
     form.server_gpus = list(scheduler().pools.gpus)
     form.select_gpus.choices = [(str(g), f"GPU {g}") for g in form.server_gpus]
@@ -128,7 +130,7 @@ def _network_source(form):
         return framework, form.custom_network.data, None, None
     if method == "previous":
         previous = scheduler().get_job(form.previous_networks.data)
-        if not isinstance(previous, ImageClassificationModelJob):
+        if not isinstance(previous, ModelJob):
             raise ValueError(f"no model with id {form.previous_networks.data!r}")
         weights = previous.snapshot_path(form.previous_network_snapshot.data)
         if weights is None:
@@ -168,7 +170,7 @@ def _check_network(framework, network_text, dataset, form):
 
 def _refuse_python_network(framework, form):
     """With DIGITS_PYTHON_NETWORKS=0 no user's Python code is run (the standard networks are ours)."""
-    if framework == "torch" and form.method.data != "standard" and not config()["python_networks"]:
+    if registry.runs_user_code(framework) and form.method.data != "standard" and not config()["python_networks"]:
         raise ValueError(PYTHON_NETWORKS_OFF)
 
 
@@ -202,7 +204,8 @@ def _build_in_worker(framework, text, input_shape, num_classes, graph=False):
         raise blame_user_code(exc) from None
 
 
-def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
+def _create_jobs(form, dataset, framework, network_text, source_id, pretrained, job_cls=ImageClassificationModelJob,
+                 extra_config=None):
     combos = list(itertools.product(*form.sweep()))
     group = form.group_name.data or (form.model_name.data if len(combos) > 1 else "")
     gpus = form.gpu_request()
@@ -212,8 +215,8 @@ def _create_jobs(form, dataset, framework, network_text, source_id, pretrained):
             name = form.model_name.data.strip()
             if len(combos) > 1:
                 name += f" (bs={batch_size or 'default'}, lr={rate:g})"
-            train_config = _train_config(form, batch_size, rate, pretrained)
-            jobs.append(ImageClassificationModelJob.create(
+            train_config = dict(_train_config(form, batch_size, rate, pretrained), **(extra_config or {}))
+            jobs.append(job_cls.create(
                 config()["jobs_dir"], name, current_user(), group, form_data_dict(request.form), dataset, framework,
                 network_text, train_config, gpus, weights_from=source_id))
     scheduler().add_jobs(jobs)
@@ -281,7 +284,7 @@ def visualize_lr():
 def network_text(name):
     """A standard network's definition, for the form's "Customize" button."""
     from digits.networks import standard_network
-    framework = request.args.get("framework", "caffe")
+    framework = request.args.get("framework", registry.DEFAULT)
     try:
         return jsonify({"name": name, "framework": framework, "text": standard_network(name, framework)})
     except (KeyError, ValueError):

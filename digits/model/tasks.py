@@ -1,0 +1,263 @@
+"""Task types: what a model's output means — its default loss, its metrics per validation, what
+inference answers — so that the trainer and the inference worker need no per-task code.
+
+    classification  labels are class ids; output N×K scores; softmax cross-entropy; loss, accuracy,
+                    top-5 accuracy; inference: the top classes with their probabilities
+    regression      labels are L floats (a generic dataset's label vectors); output N×L; Caffe's
+                    EuclideanLoss (sum of squares / 2N); loss, RMSE, MAE; inference: the L values
+    multilabel      labels are L 0/1 flags; output N×L logits; sigmoid cross-entropy; loss and the
+                    per-label precision/recall/F1 (macro-averaged as metrics, per label in the results);
+                    inference: each label's probability and whether it is on (p ≥ 0.5)
+
+The network may declare its own loss, which then replaces the task type's: a Caffe prototxt's main loss
+layer (SoftmaxWithLoss with ignore_label/normalization, EuclideanLoss, SigmoidCrossEntropyLoss, L1Loss,
+times its loss_weight), or a Python network's loss(outputs, labels).
+
+Importing this module loads no torch (the web process lists the task types); the training and
+inference methods import it when called.
+"""
+
+MULTILABEL_THRESHOLD = 0.5
+
+
+class TaskTypeError(ValueError):
+    """A network and a task type that cannot work together; the message says why."""
+
+
+def _torch():
+    import torch
+    import torch.nn.functional as F
+    return torch, F
+
+
+class TaskType:
+    name = ""
+    title = ""
+    metric_names = ()     # what evaluate() reports, in chart order
+    meaning = {}          # what an archive's info.json says of the outputs ("apply", "meaning")
+    count_index = 3       # where eval_sums keeps the number of images
+
+    def output_size(self, info):
+        """Scores the network must output per image, from the dataset's info."""
+        return int(info["num_classes"])
+
+    def default_loss(self, module, output, labels):
+        raise NotImplementedError
+
+    def loss(self, network, module, output, labels):
+        """The training loss of one batch: the network's own loss when it declares one."""
+        if getattr(network, "loss_fn", None) is not None:
+            return network.loss_fn(output, labels)
+        spec = getattr(network, "loss_spec", None)
+        if spec and not self.is_default_loss(spec):
+            return spec_loss(spec, _main(output), labels)
+        return self.default_loss(module, output, labels)
+
+    def is_default_loss(self, spec):
+        return False
+
+    def eval_sums(self, output, labels):
+        """1-D float64 tensor of sums over the batch; evaluate() adds them over batches and ranks."""
+        raise NotImplementedError
+
+    def sums_size(self, outputs):
+        """Length of eval_sums' tensor for a network with `outputs` scores (a rank may see no batch)."""
+        return 4
+
+    def summarize(self, sums):
+        raise NotImplementedError
+
+    def results(self, sums):
+        """Extra (non-chart) results of the last evaluation, e.g. per-label figures."""
+        return {}
+
+    def infer(self, outputs, labels=()):
+        """One JSON-ready answer per image from the N×K float64 outputs (numpy)."""
+        raise NotImplementedError
+
+
+def _main(output):
+    # torchvision's GoogLeNet/Inception return a named tuple in train mode
+    return output.logits if isinstance(output, tuple) and hasattr(output, "logits") else output
+
+
+class Classification(TaskType):
+    name, title = "classification", "Classification"
+    metric_names = ("loss", "accuracy", "accuracy_top5")
+    meaning = {"apply": "softmax", "meaning": "one score per class (labels.txt, in order)"}
+
+    def is_default_loss(self, spec):
+        return spec["type"] == "SoftmaxWithLoss" and spec["ignore_label"] is None and spec["weight"] == 1.0
+
+    def default_loss(self, module, output, labels):
+        from digits.model.trainer_setup import training_loss
+        return training_loss(module, output, _class_ids(labels))
+
+    def eval_sums(self, output, labels):
+        torch, F = _torch()
+        labels = _class_ids(labels)
+        k = min(5, output.shape[1])
+        top = output.topk(k, dim=1).indices == labels[:, None]
+        return torch.stack([F.cross_entropy(output, labels, reduction="sum").double(), top[:, 0].sum().double(),
+                            top.any(dim=1).sum().double(), torch.tensor(float(labels.shape[0]), dtype=torch.float64,
+                                                                       device=output.device)])
+
+    def summarize(self, sums):
+        loss, top1, top5, count = sums
+        return {"loss": loss / count, "accuracy": 100.0 * top1 / count, "accuracy_top5": 100.0 * top5 / count}
+
+    def infer(self, outputs, labels=(), topk=5):
+        import numpy as np
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        probs = shifted / shifted.sum(axis=1, keepdims=True)
+        answers = []
+        for row in probs:
+            order = np.argsort(-row)[:topk]
+            answers.append({"predictions": [[labels[i] if i < len(labels) else str(i), round(100.0 * row[i], 2)]
+                                            for i in order]})
+        return answers
+
+
+class Regression(TaskType):
+    name, title = "regression", "Regression"
+    metric_names = ("loss", "rmse", "mae")
+    meaning = {"apply": "none", "meaning": "the predicted values, one per label component"}
+
+    def output_size(self, info):
+        return _label_length(info)
+
+    def is_default_loss(self, spec):
+        return spec["type"] == "EuclideanLoss" and spec["weight"] == 1.0
+
+    def default_loss(self, module, output, labels):
+        return spec_loss({"type": "EuclideanLoss", "weight": 1.0}, _main(output), labels)
+
+    def eval_sums(self, output, labels):
+        torch, _ = _torch()
+        diff = output.double() - _targets(labels, output).double()
+        return torch.stack([(diff ** 2).sum(), diff.abs().sum(), torch.tensor(float(diff.numel()), dtype=torch.float64,
+                            device=output.device), torch.tensor(float(diff.shape[0]), dtype=torch.float64,
+                                                                device=output.device)])
+
+    def summarize(self, sums):
+        squares, absolute, values, count = sums
+        return {"loss": squares / (2.0 * count), "rmse": (squares / values) ** 0.5, "mae": absolute / values}
+
+    def infer(self, outputs, labels=()):
+        return [{"values": [float(v) for v in row]} for row in outputs]
+
+
+class MultiLabel(TaskType):
+    name, title = "multilabel", "Multi-label classification"
+    metric_names = ("loss", "precision", "recall", "f1")
+    count_index = 1
+    meaning = {"apply": "sigmoid", "meaning": "one logit per label; a label is on at probability >= 0.5"}
+
+    def output_size(self, info):
+        return _label_length(info)
+
+    def is_default_loss(self, spec):
+        return spec["type"] == "SigmoidCrossEntropyLoss" and spec["weight"] == 1.0
+
+    def default_loss(self, module, output, labels):
+        return spec_loss({"type": "SigmoidCrossEntropyLoss", "weight": 1.0}, _main(output), labels)
+
+    def eval_sums(self, output, labels):
+        torch, F = _torch()
+        targets = _targets(labels, output).float()
+        predicted = torch.sigmoid(output.float()) >= MULTILABEL_THRESHOLD
+        truth = targets >= 0.5
+        loss = F.binary_cross_entropy_with_logits(output.float(), targets, reduction="sum").double()
+        count = torch.tensor([float(output.shape[0])], dtype=torch.float64, device=output.device)
+        per_label = torch.cat([(predicted & truth).sum(0), (predicted & ~truth).sum(0), (~predicted & truth).sum(0)])
+        return torch.cat([loss.reshape(1), count, per_label.double()])
+
+    def sums_size(self, outputs):
+        return 2 + 3 * outputs
+
+    def _counts(self, sums):
+        labels = (len(sums) - 2) // 3
+        tp, fp, fn = (sums[2 + i * labels:2 + (i + 1) * labels] for i in range(3))
+        return tp, fp, fn
+
+    def _per_label(self, sums):
+        tp, fp, fn = self._counts(sums)
+        precision = [100.0 * t / (t + f) if t + f else 0.0 for t, f in zip(tp, fp)]
+        recall = [100.0 * t / (t + f) if t + f else 0.0 for t, f in zip(tp, fn)]
+        return precision, recall
+
+    def summarize(self, sums):
+        precision, recall = self._per_label(sums)
+        mean_p, mean_r = sum(precision) / len(precision), sum(recall) / len(recall)
+        f1 = 2 * mean_p * mean_r / (mean_p + mean_r) if mean_p + mean_r else 0.0
+        return {"loss": sums[0] / (sums[1] * len(precision)), "precision": mean_p, "recall": mean_r, "f1": f1}
+
+    def results(self, sums):
+        precision, recall = self._per_label(sums)
+        return {"precision_per_label": precision, "recall_per_label": recall}
+
+    def infer(self, outputs, labels=()):
+        import numpy as np
+        probs = 1.0 / (1.0 + np.exp(-outputs))
+        return [{"labels": [{"label": labels[i] if i < len(labels) else str(i), "probability": round(float(p), 6),
+                             "on": bool(p >= MULTILABEL_THRESHOLD)} for i, p in enumerate(row)]} for row in probs]
+
+
+def _label_length(info):
+    dims = info.get("label_dims") or []
+    if not dims:
+        raise TaskTypeError("this task type needs a dataset with label vectors (a generic dataset)")
+    length = 1
+    for d in dims:
+        length *= int(d)
+    return length
+
+
+def _class_ids(labels):
+    # a generic dataset's labels are float vectors: a class id is their single value
+    if labels.dim() == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    return labels.long()
+
+
+def _targets(labels, output):
+    labels = labels.reshape(labels.shape[0], -1).to(output.dtype)
+    if labels.shape[1] != output.shape[1]:
+        raise TaskTypeError(f"the network outputs {output.shape[1]} values per image but the labels have "
+                            f"{labels.shape[1]}")
+    return labels
+
+
+def spec_loss(spec, output, labels):
+    """A Caffe loss layer's value for a batch (Caffe's formulas, scaled by its loss_weight)."""
+    torch, F = _torch()
+    kind, n = spec["type"], output.shape[0]
+    normalization = spec.get("normalization", "valid")
+    if kind == "SoftmaxWithLoss":
+        ids = _class_ids(labels)
+        ignore = spec.get("ignore_label")
+        total = F.cross_entropy(output, ids, ignore_index=-100 if ignore is None else ignore, reduction="sum")
+        valid = (ids != ignore).sum() if ignore is not None else n
+        divisor = {"valid": valid, "full": n, "batch_size": n, "none": 1}[normalization]
+        value = total / torch.clamp(torch.as_tensor(divisor, dtype=total.dtype, device=total.device), min=1)
+    elif kind == "EuclideanLoss":
+        value = ((output - _targets(labels, output)) ** 2).sum() / (2.0 * n)
+    elif kind == "L1Loss":
+        value = (output - _targets(labels, output)).abs().sum() / n
+    elif kind == "SigmoidCrossEntropyLoss":
+        total = F.binary_cross_entropy_with_logits(output, _targets(labels, output), reduction="sum")
+        divisor = {"valid": output.numel(), "full": output.numel(), "batch_size": n, "none": 1}[normalization]
+        value = total / divisor
+    else:
+        raise TaskTypeError(f"loss layer type {kind} cannot be trained")
+    return value * float(spec.get("weight", 1.0))
+
+
+TASK_TYPES = {t.name: t for t in (Classification(), Regression(), MultiLabel())}
+
+
+def get_task_type(name):
+    try:
+        return TASK_TYPES[name or "classification"]
+    except KeyError:
+        raise TaskTypeError(f"unknown task type {name!r} (use one of: {', '.join(TASK_TYPES)})") from None
