@@ -7,8 +7,7 @@ import shutil
 import threading
 import time
 
-from digits.utils import finite_json
-from digits.utils.atomic import atomic_open
+from digits.utils.atomic import write_json
 from digits.job_schema import check_job_data
 from digits.status import Status, StatusHistory
 from digits.task import Task
@@ -43,9 +42,8 @@ def new_job_id():
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def write_json_atomic(path, data, durable=True):
-    with atomic_open(path, "w", durable) as f:
-        f.write(finite_json.dumps(data, separators=(",", ":"), default=str))
+# The compact job-folder JSON (job.json and kinds' own files); kept under this name for the kinds
+write_json_atomic = write_json
 
 
 @register_job_kind
@@ -98,7 +96,7 @@ class Job:
             return  # never overwrite a damaged job.json: it is evidence, and maybe repairable
         with self._lock:
             os.makedirs(self.dir, exist_ok=True)
-            write_json_atomic(os.path.join(self.dir, JOB_FILE), data, durable)
+            write_json(os.path.join(self.dir, JOB_FILE), data, durable)
             self._last_save = time.time()
 
     def save_throttled(self, interval=2.0):

@@ -134,6 +134,7 @@ def build_spec():
             body=_form({"snapshot_epoch": {"type": "integer"}}))},
     })
     generic = "/models/images/generic"
+    generic_fields = dict(inference_fields, view_extension_id=s)   # a view extension id (digits.extensions.view)
     paths.update({
         "/datasets/images/generic.json": {"post": _op(
             "New generic dataset from prebuilt LMDBs (Caffe Datums; labels as float_data or uint8 data)", JOB_REF,
@@ -147,13 +148,18 @@ def build_spec():
                         "task_type": {"type": "string", "enum": ["regression", "multilabel"]},
                         "train_epochs": {"type": "integer"}, "learning_rate": s}, ["model_name", "dataset"]))},
         f"{generic}/infer_one.json": {"post": _op(
-            "A generic model's outputs for one image, plus its task type's keys (values / labels)",
-            {"type": "object", "required": ["outputs"]}, errors=[400, 404, 409, 413],
-            body=_form(inference_fields, ["job_id"]))},
+            "A generic model's outputs for one image, plus its task type's keys (values / labels) and its view's",
+            {"type": "object", "required": ["outputs", "view"]}, errors=[400, 404, 409, 413],
+            body=_form(generic_fields, ["job_id"]))},
         f"{generic}/infer_many.json": {"post": _op(
             "A generic model's outputs for a list or a folder of images",
-            {"type": "object", "required": ["outputs", "results"]}, errors=[400, 404, 409, 413],
-            body=_form(dict(inference_fields, image_folder=s, num_test_images={"type": "integer"}), ["job_id"]))},
+            {"type": "object", "required": ["outputs", "results", "view"]}, errors=[400, 404, 409, 413],
+            body=_form(dict(generic_fields, image_folder=s, num_test_images={"type": "integer"}), ["job_id"]))},
+        f"{generic}/infer_db.json": {"post": _op(
+            "A generic model's outputs for the records of an LMDB of Datums on the server, keyed by record key",
+            {"type": "object", "required": ["outputs", "results", "task_type", "view"]}, errors=[400, 404, 409],
+            body=_form({"job_id": s, "snapshot_epoch": {"type": "integer"}, "view_extension_id": s, "db_path": s,
+                        "num_test_images": {"type": "integer"}}, ["job_id", "db_path"]))},
     })
     for prefix in ("jobs", "datasets", "models"):
         paths.update(_job_routes(prefix))

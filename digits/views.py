@@ -39,10 +39,16 @@ def _new_menus():
     from digits.job import JOB_KINDS
     menus = {}
     for cls in JOB_KINDS.values():
-        url = getattr(cls, "new_url", None)
-        if url and cls.category in ("datasets", "models"):
+        url = getattr(cls, "new_url", None)   # per job (a property) for kinds made by extensions: listed below
+        if isinstance(url, str) and cls.category in ("datasets", "models"):
             menus.setdefault(cls.category, []).append(
                 {"title": cls.title, "url": url, "group": getattr(cls, "menu_group", "Images")})
+    from digits.extensions.data import extensions
+    for extension in extensions():
+        for category, url, title in (("datasets", "/datasets/generic/new/", extension.title),
+                                     ("models", "/models/images/generic/new/", f"Model for: {extension.title}")):
+            menus.setdefault(category, []).append({"title": title, "url": url + extension.extension_id,
+                                                   "group": extension.group})
     for entries in menus.values():   # classification first, as the main button offers it
         entries.sort(key=lambda e: (e["group"] != "Images", "classification" not in e["url"], e["title"]))
     return menus

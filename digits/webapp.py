@@ -28,6 +28,7 @@ KIND_MODULES = [
     "digits.model.images.classification.views",
     "digits.model.images.classification.inference_views",
     "digits.model.images.generic.views",
+    "digits.dataset.extension.views",
     "digits.model.archive",
     "digits.pretrained_model.views",
 ]

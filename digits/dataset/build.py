@@ -11,7 +11,7 @@ import numpy as np
 
 from digits.dataset.check import init_pool_worker
 from digits.dataset.datum import array_to_datum
-from digits.utils.image import LoadImageError, decode_image_bytes, resize_image
+from digits.utils.image import NOISE_PADDED_MODES, LoadImageError, decode_image_bytes, resize_image
 from digits.utils.cpu import usable_cores
 from digits.utils.lmdb_io import LmdbWriter
 
@@ -42,7 +42,7 @@ def _read_and_resize(path, pos, spec):
         raise LoadImageError(f"cannot read file: {exc.strerror or exc}") from None
     image = decode_image_bytes(data)
     rng = None
-    if spec.resize_mode in ("fill", "half_crop"):
+    if spec.resize_mode in NOISE_PADDED_MODES:
         rng = np.random.default_rng([spec.seed, pos])
     return resize_image(image, spec.height, spec.width, spec.channels, spec.resize_mode, rng=rng)
 

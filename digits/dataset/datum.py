@@ -9,7 +9,7 @@ import numpy as np
 import PIL.Image
 
 from digits.proto import caffe_pb2
-from digits.utils.image import encode_image
+from digits.utils.image import chw_to_hwc, encode_image, hwc_to_chw
 
 
 class DatumError(ValueError):
@@ -25,7 +25,7 @@ def array_to_datum(arr, label, encoding):
     datum.channels = 1 if arr.ndim == 2 else arr.shape[2]
     datum.label = int(label)
     if encoding == "none":
-        chw = arr[None] if arr.ndim == 2 else arr[:, :, ::-1].transpose(2, 0, 1)
+        chw = hwc_to_chw(arr, bgr=True)
         datum.data = np.ascontiguousarray(chw).tobytes()
     elif encoding in ("png", "jpg"):
         datum.encoded = True
@@ -54,7 +54,7 @@ def datum_to_chw(datum):
         except Exception as exc:
             raise DatumError(f"cannot decode encoded record: {exc}") from None
         arr = np.asarray(image)
-        return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        return hwc_to_chw(arr)
     expected = channels * datum.height * datum.width
     if datum.data:
         if len(datum.data) != expected:
@@ -71,5 +71,4 @@ def datum_to_chw(datum):
 
 def datum_to_array(datum):
     """Datum → uint8 array H×W or H×W×3 RGB (for display / PIL)."""
-    chw = datum_to_chw(datum)
-    return chw[0] if chw.shape[0] == 1 else chw.transpose(1, 2, 0)
+    return chw_to_hwc(datum_to_chw(datum))

@@ -5,11 +5,11 @@ import json
 import os
 import re
 
-from digits.utils import finite_json
-from digits.utils.atomic import atomic_open
+from digits.utils.atomic import atomic_open, write_json
 
 INFO_FILE = "dataset.json"
 LABELS_FILE = "labels.txt"
+MEAN_FILE = "mean.binaryproto"   # dataset.json "mean_file" as create_db writes it (Caffe's BlobProto)
 SPLITS = ("train", "val", "test")
 # Files parse_folder found unreadable before any split ([{"path", "reason"}]); create_db merges them
 # into dataset.json's "skipped" with "split": null.
@@ -32,7 +32,7 @@ def atomic_write_text(path, text):
 
 
 def atomic_write_json(path, obj):
-    atomic_write_text(path, finite_json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    write_json(path, obj, pretty=True)
 
 
 def read_labels(path, display_name=None):

@@ -6,12 +6,13 @@ import PIL.Image
 
 from digits.dataset.files import atomic_write_bytes
 from digits.proto import caffe_pb2
+from digits.utils.image import hwc_to_chw
 
 
 def mean_to_blob_bytes(mean_hwc):
     """float mean image H×W or H×W×3 (RGB) → serialized BlobProto in Caffe's BGR C×H×W layout."""
     mean = np.asarray(mean_hwc, dtype=np.float32)
-    chw = mean[None] if mean.ndim == 2 else mean[:, :, ::-1].transpose(2, 0, 1)
+    chw = hwc_to_chw(mean, bgr=True)
     blob = caffe_pb2.BlobProto()
     blob.num = 1
     blob.channels, blob.height, blob.width = chw.shape

@@ -9,7 +9,7 @@ import PIL.Image
 import torch
 
 from digits.inference.errors import ImageError
-from digits.utils.image import LoadImageError, decode_image_bytes, load_image, resize_image
+from digits.utils.image import LoadImageError, decode_image_bytes, hwc_to_chw, load_image, resize_image
 
 # "fill" and "half_crop" pad with noise; a fixed seed per image makes predictions repeatable, and the
 # deploy examples draw the same noise (numpy's default_rng(0)).
@@ -47,8 +47,7 @@ def load_resized(source, pre):
 
 def to_chw(arr):
     """uint8 H×W / H×W×3 array → uint8 tensor C×H×W."""
-    chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.require(chw, requirements=["C", "W"]))   # writable, as torch wants
+    return torch.from_numpy(np.require(hwc_to_chw(arr), requirements=["C", "W"]))   # writable, as torch wants
 
 
 def network_input(arrays, pre):

@@ -8,7 +8,6 @@ A model spec (sent by the server) names what to load:
 The network is built for the preprocessed input shape, exactly like the training tool built it,
 and the weights are read with torch.load(weights_only=True) and must fit it completely.
 """
-import json
 import os
 import re
 from collections import OrderedDict
@@ -54,7 +53,7 @@ def _stamp(path):
 
 def cache_key(spec):
     """(folder, weights file, their mtimes): a snapshot rewritten in place is loaded again."""
-    from digits.model.preprocess import PREPROCESS_FILE
+    from digits.model.preprocess_spec import PREPROCESS_FILE
     model_dir = os.path.realpath(spec["dir"])
     return (model_dir, os.path.realpath(spec["weights"]), _stamp(spec["weights"]),
             _stamp(os.path.join(model_dir, PREPROCESS_FILE)))
@@ -188,10 +187,9 @@ def complete_preprocess(spec):
     a prototxt data layer's transform_param scale / the Python source's SCALE, else the framework's
     default; likewise an unset crop_size from the network's own crop."""
     from digits.frameworks import NetworkError, build_network
-    from digits.model.preprocess import PREPROCESS_FILE, default_scale
-    path = os.path.join(spec["dir"], PREPROCESS_FILE)
-    with open(path) as f:
-        params = json.load(f)
+    from digits.model import preprocess_spec
+    from digits.model.preprocess import default_scale
+    params = preprocess_spec.read(spec["dir"])
     if params.get("scale") is not None:
         return
     try:
@@ -206,10 +204,7 @@ def complete_preprocess(spec):
     params["scale"] = network.scale if network.scale is not None else default_scale(spec["framework"])
     if not params.get("crop_size") and network.crop_size:
         params["crop_size"] = network.crop_size
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(params, f, indent=2)
-    os.replace(tmp, path)
+    preprocess_spec.write(spec["dir"], params)
 
 
 class ModelCache:

@@ -12,6 +12,7 @@ import PIL.Image
 import torch
 
 from digits.inference.images import png_data_uri
+from digits.utils.image import chw_to_hwc
 
 MAX_TILES = {"Weights": 96, "Activation": 64}
 MAX_IMAGE_SIDE = 512
@@ -121,7 +122,7 @@ def render(data, vis_type):
         return _grid(tiles[:MAX_TILES[vis_type]])
     if array.ndim == 3:   # activations C×H×W (or a 3-channel input shown in color)
         if vis_type == "Activation" and array.shape[0] == 3 and array.shape[1] > 1:
-            return _fit(_normalize(array.transpose(1, 2, 0)))
+            return _fit(_normalize(chw_to_hwc(array)))
         return _grid(array[:MAX_TILES[vis_type]])
     if array.ndim == 2:   # fully-connected weights O×I: each output's weights as a square tile
         if array.shape[0] <= MAX_TILES[vis_type] and array.shape[1] >= 4:

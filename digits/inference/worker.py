@@ -22,13 +22,15 @@ def _chunks(items, size):
         yield start, items[start:start + size]
 
 
-def _prepared(model, paths):
-    """[(index, resized array)] and [(index, error message)] for a list of image paths."""
+def _prepared(model, paths, load=None):
+    """[(index, resized array)] and [(index, error message)] for a list of image paths (or of what
+    `load(item, pre)` reads: database records)."""
     from digits.inference.images import load_resized
+    load = load or load_resized
     ok, failed = [], []
     for index, path in enumerate(paths):
         try:
-            ok.append((index, load_resized(path, model.pre)))
+            ok.append((index, load(path, model.pre)))
         except ImageError as exc:
             failed.append((index, str(exc)))
     return ok, failed
@@ -70,27 +72,54 @@ def op_classify(cache, req):
     return out
 
 
-def op_infer(cache, req):
-    """A generic model's raw outputs per image, plus what its task type makes of them."""
+def _infer_chunks(model, req, chunks, load=None):
+    """A generic model's answer per item of an iterable of item lists: {"outputs": {blob: values}, ...the
+    task type's keys} (with "input_image", the network-sized input as a PNG, when asked), or {"error"}."""
     import torch
-    from digits.inference.images import network_input
+    from digits.inference.images import network_input, png_data_uri
     from digits.model.tasks import get_task_type
-    model = cache.get(req["model"])
     task = get_task_type(req.get("task_type"))
-    paths = req.get("images") or []
     batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
     blob = model.network.output_blob or "output"
-    results = [None] * len(paths)
-    for start, chunk in _chunks(paths, batch_size * 4):
-        images, failed = _prepared(model, chunk)
+    results = []
+    for chunk in chunks:
+        images, failed = _prepared(model, chunk, load)
+        answers = [None] * len(chunk)
         for index, message in failed:
-            results[start + index] = {"error": message}
-        parts = [model.outputs(network_input([a for _, a in part], model.pre)) for _, part in _chunks(images, batch_size)]
+            answers[index] = {"error": message}
+        parts = [model.outputs(network_input([a for _, a in part], model.pre))
+                 for _, part in _chunks(images, batch_size)]
         outputs = torch.cat(parts).numpy() if parts else None
-        answers = task.infer(outputs, req.get("labels") or []) if parts else []
-        for row, (index, _) in enumerate(images):
-            results[start + index] = {"outputs": {blob: outputs[row].tolist()}, **answers[row]}
-    return {"results": results, "task_type": task.name}
+        keys = task.infer(outputs, req.get("labels") or []) if parts else []
+        for row, (index, arr) in enumerate(images):
+            answers[index] = {"outputs": {blob: outputs[row].tolist()}, **keys[row]}
+            if req.get("input_images"):
+                answers[index]["input_image"] = png_data_uri(arr)
+        results.extend(answers)
+    return {"results": results, "task_type": task.name, "input_shape": list(model.pre.output_shape)}
+
+
+def op_infer(cache, req):
+    """A generic model's raw outputs per image, plus what its task type makes of them."""
+    model = cache.get(req["model"])
+    paths = req.get("images") or []
+    batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
+    chunks = (chunk for _, chunk in _chunks(paths, batch_size * 4))   # bounded memory for long lists
+    return _infer_chunks(model, req, chunks)
+
+
+def op_infer_db(cache, req):
+    """op_infer for the records of an LMDB of Datums (db_path, checked by the server), in key order:
+    "keys" names each result."""
+    from digits.inference.records import record_array, record_chunks
+    model = cache.get(req["model"])
+    keys = []
+
+    def chunks():   # streamed: a large database is never all in memory
+        for chunk in record_chunks(req["db_path"], req.get("limit")):
+            keys.extend(key for key, _ in chunk)
+            yield chunk
+    return dict(_infer_chunks(model, req, chunks(), record_array), keys=keys)
 
 
 def op_top_n(cache, req):
@@ -177,7 +206,7 @@ def op_ping(cache, req):
             "threads": torch.get_num_threads()}
 
 
-OPS = {"classify": op_classify, "infer": op_infer, "top_n": op_top_n, "export": op_export, "check": op_check,
+OPS = {"classify": op_classify, "infer": op_infer, "infer_db": op_infer_db, "top_n": op_top_n, "export": op_export, "check": op_check,
        "network": op_network, "ping": op_ping}
 
 

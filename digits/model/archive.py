@@ -32,6 +32,7 @@ from digits.inference.errors import InferenceError
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
 from digits.model.job import ModelJob
+from digits.model.preprocess_spec import PREPROCESS_FILE, uses_mean
 from digits.pretrained_model.job import PretrainedModelJob
 from digits.utils.atomic import read_json_or_empty
 from digits.utils.blocking import run_blocking
@@ -124,14 +125,14 @@ def _task(job):
 
 def archive_members(job, epoch, folder):
     """[(name in the archive, bytes or a file path)], every name chosen here (never from users)."""
-    preprocess = read_json_or_empty(job.path("preprocess.json"))
+    preprocess = read_json_or_empty(job.path(PREPROCESS_FILE))
     network_file = job.extra.get("network_file")
-    members = [(network_file, job.path(network_file)), ("preprocess.json", job.path("preprocess.json"))]
+    members = [(network_file, job.path(network_file)), (PREPROCESS_FILE, job.path(PREPROCESS_FILE))]
     members += [(name, os.path.join(folder, name)) for name in EXPORT_FILES]
     labels = job.labels()
     members.append(("labels.txt", "".join(f"{label}\n" for label in labels).encode("utf-8")))
-    mean_file = preprocess.get("mean_file")
-    if preprocess.get("mean", "none") != "none" and mean_file:
+    mean_file = preprocess.get("mean_file") if uses_mean(preprocess) else None
+    if mean_file:
         members.append((mean_file, job.path(mean_file)))
         members.append(("mean.npy", _mean_npy(job.path(mean_file))))
     made_from = (job.extra.get("info") or {}) if epoch is None else {}   # a pretrained model's source
@@ -144,8 +145,7 @@ def archive_members(job, epoch, folder):
             "task_type": _task(job).name,
             "output": dict({"name": "logits", "shape": ["N", preprocess.get("num_classes")]}, **_task(job).meaning),
             "files": {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx",
-                      "labels": "labels.txt", "preprocess": "preprocess.json",
-                      "mean": "mean.npy" if mean_file and preprocess.get("mean", "none") != "none" else None},
+                      "labels": "labels.txt", "preprocess": PREPROCESS_FILE, "mean": "mean.npy" if mean_file else None},
             "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),
             "metrics": _metrics_at(job, epoch)}
     if made_from:

@@ -11,6 +11,7 @@ from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectM
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from digits.frameworks import registry
+from digits.model.preprocess_spec import MAX_SIDE, MEAN_MODES
 from digits.model.solver import SolverError, check_settings
 from digits.status import Status
 from digits.utils.checks import FLOAT32_MAX, too_large_for_float32
@@ -123,8 +124,8 @@ class ModelForm(FlaskForm):
     lr_sigmoid_step = FloatField("Step (% of training)", default=50, validators=[Optional(), NumberRange(0.001, 100)])
     lr_sigmoid_gamma = FloatField("Gamma", default=0.1, validators=[Optional(), NumberRange(min=0)])
 
-    crop_size = IntegerField("Crop size", validators=[Optional(), NumberRange(1, 8192)])
-    use_mean = SelectField("Subtract mean", choices=[("none", "None"), ("image", "Image"), ("pixel", "Pixel")],
+    crop_size = IntegerField("Crop size", validators=[Optional(), NumberRange(1, MAX_SIDE)])
+    use_mean = SelectField("Subtract mean", choices=[(mode, mode.capitalize()) for mode in MEAN_MODES],
                            default="image")
     shuffle = BooleanField("Shuffle training data", default=True, false_values=FALSE_VALUES)
     aug_flip = SelectField("Flipping", default="none", choices=[

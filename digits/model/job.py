@@ -1,9 +1,10 @@
 """Model jobs: a network + solver settings trained on a dataset by `digits.tools.train`."""
 import os
-import re
 
 from digits.frameworks.registry import get_framework
-from digits.job import Job, discard_on_error, register_job_kind, write_json_atomic
+from digits.job import Job, discard_on_error, register_job_kind
+from digits.model import trainer_config
+from digits.model.snapshot_names import snapshot_files, snapshot_name
 from digits.task import Task
 from digits.utils.atomic import read_json_or_empty
 
@@ -27,7 +28,7 @@ class ModelJob(Job):
             with open(job.path(network_file), "w") as f:
                 f.write(network_text)
             config = dict(config, dataset_dir=dataset_job.dir, network={"framework": framework, "file": network_file})
-            write_json_atomic(job.path("train_config.json"), config)
+            trainer_config.write(job.dir, config)
         job.extra.update(dataset_id=dataset_job.id, framework=framework, network_file=network_file,
                          weights_from=weights_from)
         job.tasks.append(Task("train", engine.train_tool, resources=gpu_request, title="Train model"))
@@ -43,7 +44,7 @@ class ModelJob(Job):
         return self.task("train")
 
     def train_config(self):
-        return read_json_or_empty(self.path("train_config.json"))
+        return read_json_or_empty(self.path(trainer_config.CONFIG_FILE))
 
     def network_text(self):
         try:
@@ -53,19 +54,8 @@ class ModelJob(Job):
             return ""
 
     def snapshot_epochs(self):
-        """Epochs with a snapshot file, read from the folder: the files are the truth (written
-        atomically), while snapshot messages may not have reached job.json before a server crash."""
-        try:
-            names = os.listdir(self.dir)
-        except OSError:
-            return []
-        epochs = []
-        for name in names:
-            match = _SNAPSHOT_NAME.match(name)
-            if match:
-                value = float(match.group(1))
-                epochs.append(int(value) if value.is_integer() else value)
-        return sorted(epochs)
+        """Epochs with a snapshot file, read from the folder (see digits.model.snapshot_names)."""
+        return [epoch for epoch, _name in snapshot_files(self.dir)]
 
     def snapshot_path(self, epoch=None):
         """The file of one snapshot (newest by default); None if there is none."""
@@ -76,7 +66,7 @@ class ModelJob(Job):
             epoch = epochs[-1]
         if epoch not in epochs:
             return None
-        return self.path(snapshot_file(epoch))
+        return self.path(snapshot_name(epoch))
 
     def labels(self):
         from digits.dataset.files import read_labels
@@ -100,14 +90,6 @@ class ModelJob(Job):
                     framework=self.extra.get("framework"), train_config=self.train_config(),
                     metrics=task.metrics if task else {}, results=task.results if task else {})
         return data
-
-
-_SNAPSHOT_NAME = re.compile(r"^snapshot_epoch_(\d+(?:\.\d+)?)\.pt$")
-
-
-def snapshot_file(epoch):
-    epoch = int(epoch) if float(epoch).is_integer() else epoch
-    return f"snapshot_epoch_{epoch}.pt"
 
 
 @register_job_kind

@@ -16,23 +16,19 @@ Default scale when the network does not give one (a prototxt data layer's transf
 the framework's (registry: Framework.default_scale) — 1.0 for Caffe networks (Caffe's own default,
 which their initialisations assume) and 1/255 for Python networks (inputs in [0, 1], or [-1, 1] with
 a mean subtracted).
+
+The file's format (names, modes, reading, writing) is digits.model.preprocess_spec's.
 """
-import json
 import math
 import os
 import shutil
 
 import torch
 
-from digits.dataset.files import atomic_write_json
+from digits.dataset.files import MEAN_FILE
 from digits.frameworks.registry import get_framework
-
-PREPROCESS_FILE = "preprocess.json"
-MEAN_MODES = ("none", "image", "pixel")
-
-
-class PreprocessError(ValueError):
-    """Preprocessing settings that cannot work; the message names the field."""
+from digits.model import preprocess_spec as spec
+from digits.model.preprocess_spec import MEAN_MODES, PREPROCESS_FILE, PreprocessError  # noqa: F401  (this API)
 
 
 def default_scale(framework):
@@ -42,13 +38,13 @@ def default_scale(framework):
 class Preprocess:
     """Preprocessing parameters (as stored in preprocess.json) plus the loaded mean."""
 
-    def __init__(self, channels, height, width, num_classes, resize_mode="squash", crop_size=None,
-                 mean="none", mean_file=None, scale=1.0, whitening=False, mean_array=None):
+    def __init__(self, channels, height, width, num_classes, resize_mode=spec.DEFAULT_RESIZE_MODE,
+                 crop_size=None, mean=spec.NO_MEAN, mean_file=None, scale=1.0, whitening=False, mean_array=None):
         self.channels, self.height, self.width = int(channels), int(height), int(width)
         self.num_classes = int(num_classes)
         self.resize_mode = resize_mode
         self.crop_size = int(crop_size) if crop_size else None
-        self.mean = mean or "none"
+        self.mean = mean or spec.NO_MEAN
         self.mean_file = mean_file
         self.scale = float(scale)
         self.whitening = bool(whitening)
@@ -59,7 +55,7 @@ class Preprocess:
         if not (math.isfinite(self.scale) and self.scale > 0):
             raise PreprocessError(f"scale must be a positive number, got {scale!r}")
         self._mean_tensor = None
-        if self.mean != "none":
+        if self.mean != spec.NO_MEAN:
             if mean_array is None:
                 raise PreprocessError(f"use_mean={self.mean!r} needs the dataset's mean file")
             self._set_mean(torch.as_tensor(mean_array, dtype=torch.float32))
@@ -118,8 +114,8 @@ class Preprocess:
     def to_json(self):
         return {"channels": self.channels, "height": self.height, "width": self.width,
                 "resize_mode": self.resize_mode, "crop_size": self.crop_size, "mean": self.mean,
-                "mean_file": self.mean_file if self.mean != "none" else None, "scale": self.scale,
-                "whitening": self.whitening, "channel_order": "RGB", "num_classes": self.num_classes}
+                "mean_file": self.mean_file if self.mean != spec.NO_MEAN else None, "scale": self.scale,
+                "whitening": self.whitening, "channel_order": spec.CHANNEL_ORDER, "num_classes": self.num_classes}
 
 
 def standardize(x):
@@ -137,44 +133,44 @@ def from_training(info, config, network, framework):
 
     height, width, channels = info["image_dims"]
     crop = config.get("crop_size") or getattr(network, "crop_size", None)
-    mean_mode = config.get("use_mean") or "none"
+    mean_mode = config.get("use_mean") or spec.NO_MEAN
     mean_array = None
-    mean_name = info.get("mean_file") or "mean.binaryproto"
-    if mean_mode != "none":
+    mean_name = info.get("mean_file") or MEAN_FILE
+    if mean_mode != spec.NO_MEAN:
         mean_path = os.path.join(info["dir"], mean_name)
         if not os.path.exists(mean_path):
             raise PreprocessError(f'use_mean={mean_mode!r} but the dataset has no mean file "{mean_name}"')
         mean_array = load_mean(mean_path)
     scale = getattr(network, "scale", None)
     augmentation = config.get("augmentation") or {}
-    return Preprocess(channels, height, width, info["num_classes"], resize_mode=info.get("resize_mode", "squash"),
-                      crop_size=crop, mean=mean_mode, mean_file=os.path.basename(mean_name),
+    return Preprocess(channels, height, width, info["num_classes"],
+                      resize_mode=info.get("resize_mode", spec.DEFAULT_RESIZE_MODE), crop_size=crop, mean=mean_mode, mean_file=os.path.basename(mean_name),
                       scale=default_scale(framework) if scale is None else scale,
                       whitening=bool(augmentation.get("whitening")), mean_array=mean_array)
 
 
 def write_model_files(preprocess, model_dir, dataset_dir):
     """preprocess.json and (when a mean is used) a copy of the mean file in the model folder."""
-    if preprocess.mean != "none":
+    if preprocess.mean != spec.NO_MEAN:
         src = os.path.join(dataset_dir, preprocess.mean_file)
         dst = os.path.join(model_dir, preprocess.mean_file)
         tmp = dst + ".tmp"
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
-    atomic_write_json(os.path.join(model_dir, PREPROCESS_FILE), preprocess.to_json())
+    spec.write(model_dir, preprocess.to_json())
 
 
 def load(model_dir):
     """Preprocess from a model folder's preprocess.json (and mean copy) — for inference."""
     from digits.dataset.reader import load_mean
 
-    with open(os.path.join(model_dir, PREPROCESS_FILE)) as f:
-        params = json.load(f)
+    params = spec.read(model_dir)
     mean_array = None
-    if params.get("mean", "none") != "none":
+    if spec.uses_mean(params):
         mean_array = load_mean(os.path.join(model_dir, params["mean_file"]))
     return Preprocess(params["channels"], params["height"], params["width"], params["num_classes"],
-                      resize_mode=params.get("resize_mode", "squash"), crop_size=params.get("crop_size"),
-                      mean=params.get("mean", "none"), mean_file=params.get("mean_file"),
+                      resize_mode=params.get("resize_mode", spec.DEFAULT_RESIZE_MODE),
+                      crop_size=params.get("crop_size"), mean=params.get("mean", spec.NO_MEAN),
+                      mean_file=params.get("mean_file"),
                       scale=params.get("scale", 1.0), whitening=params.get("whitening", False),
                       mean_array=mean_array)

@@ -9,33 +9,19 @@ accepts them.
 import io
 import os
 import random
-import re
 
 import numpy as np
 import torch
 
+from digits.model.snapshot_names import snapshot_files, snapshot_name  # noqa: F401  (part of this API)
 from digits.utils.atomic import atomic_open
 from digits.utils.disk import write_error_text
 
-_NAME = re.compile(r"^snapshot_epoch_(\d+)\.pt$")
-
-
-def snapshot_name(epoch):
-    return f"snapshot_epoch_{int(epoch)}.pt"
-
 
 def list_snapshots(model_dir):
-    """[(epoch, path)] newest first."""
-    found = []
-    try:
-        names = os.listdir(model_dir)
-    except OSError:
-        return []
-    for name in names:
-        match = _NAME.match(name)
-        if match:
-            found.append((int(match.group(1)), os.path.join(model_dir, name)))
-    return sorted(found, reverse=True)
+    """[(epoch, path)] newest first; whole epochs only (training writes no others, and resumes by them)."""
+    return [(epoch, os.path.join(model_dir, name)) for epoch, name in reversed(snapshot_files(model_dir))
+            if isinstance(epoch, int)]
 
 
 def save(path, state):

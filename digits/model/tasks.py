@@ -35,6 +35,7 @@ class TaskType:
     title = ""
     metric_names = ()     # what evaluate() reports, in chart order
     meaning = {}          # what an archive's info.json says of the outputs ("apply", "meaning")
+    default_view = "all-raw-data"   # the view extension (digits.extensions.view) its answers show in
     count_index = 3       # where eval_sums keeps the number of images
 
     def output_size(self, info):
@@ -85,6 +86,7 @@ class Classification(TaskType):
     name, title = "classification", "Classification"
     metric_names = ("loss", "accuracy", "accuracy_top5")
     meaning = {"apply": "softmax", "meaning": "one score per class (labels.txt, in order)"}
+    default_view = "image-classification-top-n"
 
     def is_default_loss(self, spec):
         return spec["type"] == "SoftmaxWithLoss" and spec["ignore_label"] is None and spec["weight"] == 1.0

@@ -1,12 +1,13 @@
-"""train_config.json: read, fill defaults, check every field (errors name the field)."""
+"""train_config.json: written by the model job (web process), read, filled with defaults and checked
+(errors name the field) by the training tool. Torch-free at import: the web process writes it."""
 import json
 import os
 
 from digits.frameworks.registry import names as framework_names
-from digits.model.augment import Augment
 from digits.model.lr_policy import POLICIES
-from digits.model.preprocess import MEAN_MODES
+from digits.model.preprocess_spec import MEAN_MODES
 from digits.model.solver import optimizer_spec
+from digits.utils.atomic import write_json
 from digits.utils.checks import is_number
 
 CONFIG_FILE = "train_config.json"
@@ -80,6 +81,7 @@ def check(config, job_dir):
     cfg["shuffle"] = bool(cfg["shuffle"])
     if not isinstance(cfg["augmentation"], dict):
         raise ConfigError("augmentation must be a JSON object")
+    from digits.model.augment import Augment   # torch
     try:
         Augment(cfg["augmentation"])
     except ValueError as exc:
@@ -103,6 +105,10 @@ def _pretrained(value):
     if not is_number(multiplier, finite=False) or multiplier < 0:
         raise ConfigError(f"pretrained.lr_multiplier must be a number >= 0, got {multiplier!r}")
     return {"file": os.path.abspath(value["file"]), "lr_multiplier": float(multiplier)}
+
+
+def write(job_dir, config):
+    write_json(os.path.join(job_dir, CONFIG_FILE), config)
 
 
 def load(job_dir):

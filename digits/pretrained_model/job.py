@@ -8,6 +8,7 @@ There is no task: the job is Done as soon as its files have been checked.
 import os
 
 from digits.job import Job, register_job_kind
+from digits.model.preprocess_spec import PREPROCESS_FILE
 from digits.utils.atomic import read_json_or_empty
 
 WEIGHTS_FILE = "weights.pt"
@@ -48,7 +49,7 @@ class PretrainedModelJob(Job):
             return []
 
     def preprocess(self):
-        return read_json_or_empty(self.path("preprocess.json"))
+        return read_json_or_empty(self.path(PREPROCESS_FILE))
 
     def model_spec(self):
         """What the inference worker loads (see digits.inference.loader)."""

@@ -9,17 +9,15 @@ import json
 import os
 import shutil
 
+from digits.dataset.files import MEAN_FILE
 from digits.frameworks import registry
 from digits.inference.errors import InferenceError
+from digits.model import preprocess_spec as spec
+from digits.model.preprocess_spec import MAX_SIDE, MEAN_MODES, PREPROCESS_FILE, RESIZE_MODES  # noqa: F401
 from digits.pretrained_model.job import INFO_FILE, LABELS_FILE, WEIGHTS_FILE
-from digits.utils.checks import is_number
 
 WEIGHTS_SUFFIXES = (".pt", ".pth")
-MEAN_FILE = "mean.binaryproto"
 IMAGE_TYPES = {"3": 3, "color": 3, "rgb": 3, "1": 1, "grayscale": 1, "gray": 1}
-RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
-MEAN_MODES = ("none", "image", "pixel")
-MAX_SIDE = 8192
 
 
 def bad(message):
@@ -57,14 +55,15 @@ def form_preprocess(form, num_classes, has_mean):
             sizes[field] = int(str(form.get(field) or "").strip())
         except ValueError:
             raise bad(f"{field} is required: the image {field} the model was trained on") from None
-    use_mean = (form.get("use_mean") or ("image" if has_mean else "none")).strip()
-    if use_mean != "none" and not has_mean:
+    use_mean = (form.get("use_mean") or ("image" if has_mean else spec.NO_MEAN)).strip()
+    if use_mean != spec.NO_MEAN and not has_mean:
         raise bad("use_mean image/pixel needs a mean_file (mean.binaryproto); use none otherwise")
     params = {"channels": channels, "height": sizes["height"], "width": sizes["width"],
-              "resize_mode": (form.get("resize_mode") or "squash").strip(),
+              "resize_mode": (form.get("resize_mode") or spec.DEFAULT_RESIZE_MODE).strip(),
               "crop_size": _form_number(form, "crop_size", int), "mean": use_mean,
-              "mean_file": MEAN_FILE if use_mean != "none" else None, "scale": _form_number(form, "scale", float),
-              "whitening": False, "channel_order": "RGB", "num_classes": num_classes}
+              "mean_file": MEAN_FILE if use_mean != spec.NO_MEAN else None,
+              "scale": _form_number(form, "scale", float),
+              "whitening": False, "channel_order": spec.CHANNEL_ORDER, "num_classes": num_classes}
     return check_preprocess(params, lambda field: field)
 
 
@@ -91,50 +90,22 @@ def checked_preprocess(path, num_classes, mean_present):
         raise bad(f"labels.txt has {num_classes} classes but preprocess.json says {params['num_classes']}")
     params["num_classes"] = num_classes
     params = check_preprocess(params, lambda field: f"preprocess.json {field}")
-    if params["mean"] != "none" and not mean_present:
+    if spec.uses_mean(params) and not mean_present:
         raise bad(f"preprocess.json subtracts the {params['mean']} mean but the archive has no mean file")
-    params["mean_file"] = MEAN_FILE if params["mean"] != "none" else None
+    params["mean_file"] = MEAN_FILE if spec.uses_mean(params) else None
     return params
 
 
 def check_preprocess(params, named):
-    """The settings inference will use, each checked (what a worker would otherwise fail on at every
-    classify, blaming the image); raises a 400 naming the field as named(field) says."""
-    def whole(field, low, high, required=True):
-        value = params.get(field)
-        if value is None and not required:
-            return None
-        if not is_number(value) or value != int(value):
-            raise bad(f"{named(field)} must be a whole number, got {value!r}")
-        if not low <= value <= high:
-            raise bad(f"{named(field)} must be between {low} and {high}, got {value!r}")
-        return int(value)
-
-    def one_of(field, choices, default):
-        value = params.get(field, default)
-        if value not in choices:
-            raise bad(f"{named(field)} must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-
-    checked = dict(params)
-    checked["channels"] = int(one_of("channels", (1, 3), None))
-    for field in ("height", "width"):
-        checked[field] = whole(field, 1, MAX_SIDE)
-    checked["resize_mode"] = one_of("resize_mode", RESIZE_MODES, "squash")
-    # 0 or null: no crop (as training writes it)
-    checked["crop_size"] = whole("crop_size", 0, min(checked["height"], checked["width"]), required=False) or None
-    checked["mean"] = one_of("mean", MEAN_MODES, "none")
-    checked["channel_order"] = one_of("channel_order", ("RGB",), "RGB")
-    checked["whitening"] = one_of("whitening", (False, True), False)
-    scale = params.get("scale")
-    if scale is not None and (not is_number(scale) or scale <= 0):
-        raise bad(f"{named('scale')} must be a finite number > 0 (or none: the network's own), got {scale!r}")
-    return checked
+    """preprocess_spec.check, refusing as a 400."""
+    try:
+        return spec.check(params, named)
+    except spec.PreprocessError as exc:
+        raise bad(str(exc)) from None
 
 
 def write_preprocess(job_dir, params):
-    with open(os.path.join(job_dir, "preprocess.json"), "w") as f:
-        json.dump(params, f, indent=2)
+    spec.write(job_dir, params)
 
 
 def write_info(job_dir, info):
@@ -149,7 +120,7 @@ def find_archive_files(folder):
     if len(names) == 1 and os.path.isdir(os.path.join(folder, names[0])):
         return find_archive_files(os.path.join(folder, names[0]))
     files = {n: os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))}
-    found = {"labels": files.get(LABELS_FILE), "preprocess": files.get("preprocess.json"),
+    found = {"labels": files.get(LABELS_FILE), "preprocess": files.get(PREPROCESS_FILE),
              "info": files.get(INFO_FILE), "mean": files.get(MEAN_FILE)}
     engines = registry.frameworks()
     found["network"] = _one(files, tuple(e.network_file for e in engines),

@@ -14,6 +14,7 @@ from digits.inference.inputs import Uploads
 from digits.inference.jobs import model_spec, parse_epoch
 from digits.inference.service import get_service
 from digits.job import discard_on_error
+from digits.model import preprocess_spec
 from digits.model.job import ImageClassificationModelJob
 from digits.pretrained_model import upload
 from digits.pretrained_model.job import PretrainedModelJob
@@ -195,9 +196,10 @@ def from_model(job_id):
         shutil.copyfile(model.path(network_file), job.path(network_file))
         with open(job.path("labels.txt"), "w", encoding="utf-8") as f:
             f.write("".join(f"{label}\n" for label in model.labels()))
-        original_mean = upload.archive_info(model.path("preprocess.json")).get("mean_file")
-        params = upload.checked_preprocess(model.path("preprocess.json"), len(model.labels()), True)
-        if params.get("mean", "none") != "none":
+        source_preprocess = model.path(preprocess_spec.PREPROCESS_FILE)
+        original_mean = upload.archive_info(source_preprocess).get("mean_file")
+        params = upload.checked_preprocess(source_preprocess, len(model.labels()), True)
+        if preprocess_spec.uses_mean(params):
             shutil.copyfile(model.path(original_mean), job.path(upload.MEAN_FILE))
         upload.write_preprocess(job.dir, params)
         get_service().call("export", model=spec, out_dir=job.dir, formats=["weights"])

@@ -14,6 +14,7 @@ from digits.dataset.generic_reader import ImageShape
 from digits.dataset.images.generic.prebuilt import analyze, check_mean, record_count
 from digits.dataset.mean import mean_to_jpg_bytes
 from digits.dataset.report import Progress
+from digits.utils.image import chw_to_hwc
 from digits.tools.common import emit, run_main
 
 
@@ -53,8 +54,7 @@ def main(argv=None):
     info["mean_file"] = args.mean_file
     if args.mean_file:
         mean = check_mean(os.path.join(job_dir, args.mean_file), ImageShape(*info["image_dims"]))
-        hwc = mean[0] if mean.shape[0] == 1 else mean.transpose(1, 2, 0)
-        files.atomic_write_bytes(os.path.join(job_dir, "mean.jpg"), mean_to_jpg_bytes(hwc))
+        files.atomic_write_bytes(os.path.join(job_dir, "mean.jpg"), mean_to_jpg_bytes(chw_to_hwc(mean)))
     files.atomic_write_json(os.path.join(job_dir, files.INFO_FILE), info)
     emit("result", **{f"{split}_count": s["count"] for split, s in info["splits"].items()})
     for split, s in info["splits"].items():

@@ -20,7 +20,7 @@ from digits.dataset.mean import save_mean
 from digits.dataset.report import Progress, warn_skipped
 from digits.tools.common import emit, run_main
 from digits.utils.disk import full_disk_named
-from digits.utils.image import ENCODINGS, RESIZE_MODES
+from digits.utils.image import DEFAULT_RESIZE_MODE, ENCODINGS, RESIZE_MODES
 from digits.utils.lmdb_io import db_size_bytes
 
 ABORT_EXIT_CODE = 128 + signal.SIGTERM
@@ -43,7 +43,7 @@ def build_parser():
     p.add_argument("--height", type=int, default=256)
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--channels", type=int, choices=(1, 3), default=3)
-    p.add_argument("--resize-mode", choices=RESIZE_MODES, default="squash")
+    p.add_argument("--resize-mode", choices=RESIZE_MODES, default=DEFAULT_RESIZE_MODE)
     p.add_argument("--encoding", choices=ENCODINGS, default="png")
     p.add_argument("--backend", choices=("lmdb",), default="lmdb")
     p.add_argument("--workers", type=int, default=0, help="decode/resize processes (0 = all cores)")
@@ -103,7 +103,7 @@ def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, wa
     files.atomic_write_json(os.path.join(job_dir, f"{split}_skipped.json"), result.skipped)
     if want_mean:
         mean = result.image_sum / len(result.written)
-        save_mean(mean, os.path.join(job_dir, "mean.binaryproto"), os.path.join(job_dir, "mean.jpg"))
+        save_mean(mean, os.path.join(job_dir, files.MEAN_FILE), os.path.join(job_dir, "mean.jpg"))
     db_size = db_size_bytes(final_dir)
     split_info = {"db": os.path.basename(final_dir), "count": len(result.written),
                   "per_class": result.per_class, "skipped": len(result.skipped),
@@ -120,7 +120,7 @@ def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, wa
         others = [e for e in info.get("skipped", []) if e.get("split") not in (split, None)]
         info["skipped"] = parse_skipped + others + [dict(e, split=split) for e in result.skipped]
         if want_mean:
-            info["mean_file"] = "mean.binaryproto"
+            info["mean_file"] = files.MEAN_FILE
 
     files.update_info(job_dir, update)
     rate = len(result.written) / result.seconds if result.seconds else None

@@ -5,6 +5,8 @@ import json
 import os
 import secrets
 
+from digits.utils import finite_json
+
 
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", durable=True):
@@ -25,6 +27,19 @@ def atomic_open(path, mode="wb", durable=True):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_json(path, data, durable=True, pretty=False):
+    """Strict JSON (finite_json: no NaN) written atomically — the one writer of the job-folder formats.
+    Compact (job.json, train_config.json: rewritten often, read by programs; values JSON lacks become
+    their str()) or pretty: indented, keys sorted, a final newline (dataset.json, preprocess.json,
+    lists people open)."""
+    if pretty:
+        text = finite_json.dumps(data, indent=2, sort_keys=True) + "\n"
+    else:
+        text = finite_json.dumps(data, separators=(",", ":"), default=str)
+    with atomic_open(path, "w", durable) as f:
+        f.write(text)
 
 
 def read_json_or_empty(path):

@@ -1,6 +1,12 @@
 """Form helpers shared by the dataset and model forms."""
 from wtforms.validators import DataRequired as _DataRequired
 
+from digits.utils.image import RESIZE_MODES
+
+# What the forms call each resize mode, in RESIZE_MODES' order (a new mode without a name fails here).
+RESIZE_MODE_CHOICES = [(mode, {"squash": "Squash", "crop": "Crop", "fill": "Fill",
+                               "half_crop": "Half crop, half fill"}[mode]) for mode in RESIZE_MODES]
+
 
 class DataRequired(_DataRequired):
     """DataRequired with a message that names the field, since API clients see only the field key."""

@@ -13,7 +13,11 @@ import PIL.ImageFile
 
 # File extensions parse_folder picks up (DIGITS' list); compare lower-cased names.
 SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm")
+# The resize modes (dataset.json's and preprocess.json's "resize_mode") as resize_image implements
+# them: forms, tools, uploads and inference all take this one tuple (preprocess_spec re-exports it).
 RESIZE_MODES = ("squash", "crop", "fill", "half_crop")
+DEFAULT_RESIZE_MODE = "squash"
+NOISE_PADDED_MODES = ("fill", "half_crop")   # the modes that draw random noise
 ENCODINGS = ("none", "png", "jpg")
 JPEG_QUALITY = 90  # what DIGITS used for jpg-encoded databases
 
@@ -182,7 +186,7 @@ def resize_image(image, height, width, channels=None, resize_mode=None, rng=None
                  half padded with noise
     rng: numpy Generator for the noise (pass a seeded one for reproducible output).
     """
-    resize_mode = resize_mode or "squash"
+    resize_mode = resize_mode or DEFAULT_RESIZE_MODE
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f'resize_mode "{resize_mode}" not supported (use one of {", ".join(RESIZE_MODES)})')
     if int(height) < 1 or int(width) < 1:
@@ -240,6 +244,19 @@ def _pad_with_noise(arr, height, width, channels, rng):
         arr = np.concatenate((_noise((height, pad), channels, rng), arr,
                               _noise((height, width - w - pad), channels, rng)), axis=1)
     return np.ascontiguousarray(arr)
+
+
+def hwc_to_chw(arr, bgr=False):
+    """Image layout H×W / H×W×C → C×H×W (the network's and Caffe's), a view; bgr: also RGB → BGR
+    (Caffe's raw Datums and mean files)."""
+    if arr.ndim == 2:
+        return arr[None]
+    return (arr[:, :, ::-1] if bgr else arr).transpose(2, 0, 1)
+
+
+def chw_to_hwc(chw):
+    """C×H×W → H×W (one channel) / H×W×C, the layout PIL and the pages show."""
+    return chw[0] if chw.shape[0] == 1 else chw.transpose(1, 2, 0)
 
 
 def encode_image(arr, fmt):

@@ -138,7 +138,7 @@ def test_gradient_regression_with_a_euclidean_loss_prototxt(env):
     # the page's own forms post without .json: an HTML answer
     page = client.post("/models/images/generic/infer_one",
                        data={"job_id": model.id, "image_file": (_png(gradient(*truth)), "ramp.png")})
-    assert page.status_code == 200 and b"Raw outputs" in page.data
+    assert page.status_code == 200 and b'data-view="all-raw-data"' in page.data   # the task type's default view
 
 
 def test_python_network_regression_and_infer_many(env):

@@ -4,7 +4,8 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from digits.utils.forms import DataRequired
+from digits.utils.forms import RESIZE_MODE_CHOICES, DataRequired
+from digits.utils.image import DEFAULT_RESIZE_MODE
 from digits.utils.routing import scheduler
 
 # HTML sends nothing for an unchecked box, REST clients send "0"/"false": all mean False.
@@ -68,8 +69,7 @@ class ImageClassificationDatasetForm(FlaskForm):
     resize_channels = SelectField("Image type", choices=[("3", "Color"), ("1", "Grayscale")], default="3")
     resize_width = _size_field("Resize width")
     resize_height = _size_field("Resize height")
-    resize_mode = SelectField("Resize transformation", default="squash", choices=[
-        ("squash", "Squash"), ("crop", "Crop"), ("fill", "Fill"), ("half_crop", "Half crop, half fill")])
+    resize_mode = SelectField("Resize transformation", default=DEFAULT_RESIZE_MODE, choices=RESIZE_MODE_CHOICES)
     encoding = SelectField("Image encoding", default="png", choices=[
         ("png", "PNG (lossless)"), ("jpg", "JPEG (lossy, 90% quality)"), ("none", "None (raw pixels)")])
     backend = SelectField("DB backend", choices=[("lmdb", "LMDB")], default="lmdb")

@@ -34,6 +34,9 @@ class GenericImageDatasetJob(DatasetJob):
         job.tasks.append(Task("analyze", "analyze_generic", args, {"analyze_db": 1}, title="Analyze DBs"))
         return job
 
+    def has_mean(self):
+        return bool(self.extra.get("params", {}).get("mean_file"))
+
     def dataset_facts(self):
         facts = super().dataset_facts()
         info = self.info()

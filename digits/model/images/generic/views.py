@@ -5,12 +5,17 @@ raw outputs plus the task type's keys:
     POST /models/images/generic[.json]             same solver/network fields as classification + task_type
     POST /models/images/generic/infer_one[.json]   {"outputs": {blob: [values]}, "values" | "labels": ...}
     POST /models/images/generic/infer_many[.json]  {"outputs": {path: {blob: [values]}}, "results": {path: ...}}
+    POST /models/images/generic/infer_db[.json]    the same keyed by record key, for an LMDB on the server
+
+The inference pages show each result through a view extension (digits.extensions.view; form field
+view_extension_id, default the task type's), and the JSON answers carry its id ("view") and its keys.
 """
 from flask import Blueprint, jsonify, redirect, render_template, request
 from wtforms import SelectField
 
 from digits.auth import current_user, login_required
-from digits.inference import inputs
+from digits.extensions import view as views
+from digits.inference import inputs, records
 from digits.inference.errors import InferenceError
 from digits.inference.jobs import find_model, model_spec, parse_epoch
 from digits.inference.service import get_service
@@ -26,7 +31,6 @@ from digits.utils.routing import config, form_errors_response, json_error, sched
 
 blueprint = Blueprint("models_generic", __name__)
 PREFIX = "/models/images/generic"
-GENERIC_DATASET_KIND = "dataset-images-generic"
 TEMPLATE = "models/images/classification/new.html"   # the same form, with generic=True
 
 
@@ -35,9 +39,11 @@ class GenericModelForm(ModelForm):
         (t.name, t.title) for t in TASK_TYPES.values() if t.name != "classification"])
 
 
-def _generic_datasets():
+def _generic_datasets(extension_id=None):
+    """Generic datasets (prebuilt LMDBs or made by a data extension; only that extension's when given)."""
     return [j for j in sorted(scheduler().jobs.values(), key=lambda j: j.created, reverse=True)
-            if j.kind == GENERIC_DATASET_KIND and j.status not in (Status.ERROR, Status.ABORT)]
+            if getattr(j, "dataset_type", None) == "generic" and j.status not in (Status.ERROR, Status.ABORT)
+            and (extension_id is None or getattr(j, "extension_id", None) == extension_id)]
 
 
 def _form(formdata=None):
@@ -53,9 +59,20 @@ def _page(form, code=200):
 
 
 @blueprint.route(f"{PREFIX}/new")
+@blueprint.route(f"{PREFIX}/new/<extension_id>")
 @login_required
-def new():
-    return _page(_form())
+def new(extension_id=None):
+    """DIGITS' /models/images/generic/new/<extension_id> offers that data extension's datasets first."""
+    form = _form()
+    if extension_id:
+        from digits.extensions.data import DataExtensionError, get_extension
+        try:
+            get_extension(extension_id)
+        except DataExtensionError as exc:
+            return json_error(str(exc), 404)
+        preferred = [(j.id, f"{j.name} [{j.status}]") for j in _generic_datasets(extension_id)]
+        form.dataset.choices = preferred + [c for c in form.dataset.choices if c not in preferred]
+    return _page(form)
 
 
 @blueprint.route(PREFIX, methods=["POST"])
@@ -68,13 +85,13 @@ def create():
     sizes, rates = form.sweep()
     check_waiting(scheduler(), current_user(), len(sizes) * len(rates))
     dataset = scheduler().get_job(form.dataset.data)
-    if dataset is None or dataset.kind != GENERIC_DATASET_KIND:
+    if dataset is None or getattr(dataset, "dataset_type", None) != "generic":
         form.dataset.errors.append(f"no generic dataset with id {form.dataset.data!r}")
         return _failed(form)
     if dataset.status in (Status.ERROR, Status.ABORT):
         form.dataset.errors.append(f"dataset {dataset.name!r} ended in {dataset.status}; it cannot be used")
         return _failed(form)
-    if not (dataset.form_data.get("prebuilt_mean_file") or "").strip():
+    if not dataset.has_mean():
         # a generic dataset has a mean only when one was given: the form's default cannot apply
         if "use_mean" in request.form and form.use_mean.data != "none":
             form.use_mean.errors.append(f"dataset {dataset.name!r} has no mean file; choose none")
@@ -128,13 +145,30 @@ def _check_network(framework, text, dataset, task_type):
 # ----- inference
 
 def _model():
+    """(job, worker spec, epoch, view extension) of an inference request."""
     job = find_model(scheduler(), request.form.get("job_id") or request.args.get("job_id"), generic=True)
     spec, epoch = model_spec(job, parse_epoch(request.form.get("snapshot_epoch")))
-    return job, spec, epoch
+    return job, spec, epoch, _view(job)
 
 
-def _infer(job, spec, paths):
-    return get_service().call("infer", model=spec, images=paths, task_type=job.task_type)["results"]
+def _view(job):
+    """The view extension the request asks for (view_extension_id), else the task type's default."""
+    try:
+        return views.choose(request.form.get("view_extension_id"), job.task_type)
+    except views.ViewError as exc:
+        raise InferenceError(f"view_extension_id: {exc}", 400, "BadRequest") from None
+
+
+def _infer(job, spec, view, op="infer", **request_fields):
+    return get_service().call(op, model=spec, task_type=job.task_type, input_images=view.wants_input_image,
+                              **request_fields)
+
+
+def _contexts(job, reply):
+    """context(result, name, index): what a result is about, for its view (see digits.extensions.view)."""
+    shared = {"task_type": job.task_type, "labels": job.labels(), "input_shape": reply.get("input_shape")}
+    return lambda result, name, index=0: dict(shared, name=name, index=index,
+                                              input_image=result.pop("input_image", None))
 
 
 def _fail(exc):
@@ -143,42 +177,80 @@ def _fail(exc):
     return render_template("error.html", code=exc.status, message=str(exc)), exc.status
 
 
+@blueprint.app_template_global()
+def view_choices(task_type):
+    """[(extension_id, title)] of the views a model's inference forms offer, its default first."""
+    default = views.default_view(task_type)
+    return [(v.extension_id, v.title) for v in [default, *(v for v in views.views(task_type) if v is not default)]]
+
+
 @blueprint.route(f"{PREFIX}/infer_one", methods=["POST"])
 @blueprint.route(f"{PREFIX}/infer_one.json", methods=["POST"])
 def infer_one():
     try:
-        job, spec, epoch = _model()
+        job, spec, epoch, view = _model()
         with inputs.Uploads() as uploads:
             path, shown = inputs.one_image(request, uploads, config()["allowed_roots"])
-            result = _infer(job, spec, [path])[0]
+            reply = _infer(job, spec, view, images=[path])
     except InferenceError as exc:
         return _fail(exc)
+    result = reply["results"][0]
     if "error" in result:
         return _fail(InferenceError(f"{shown}: {result['error']}", 400, "BadRequest"))
-    answer = dict(result, task_type=job.task_type, epoch=epoch)
+    context = _contexts(job, reply)(result, shown)
+    answer = dict(result, task_type=job.task_type, epoch=epoch, view=view.extension_id)
+    if wants_json():
+        return jsonify(views.with_view(view, answer, context))
+    return render_template("models/images/generic/infer_one.html", job=job, image=shown, result=answer,
+                           view=view, fragment=views.page_fragment(view, answer, context))
+
+
+def _many(job, epoch, view, names, reply, errors, source):
+    """The answer of infer_many / infer_db: outputs and results keyed by name, or the page."""
+    answer = {"outputs": {}, "results": {}, "errors": errors, "task_type": job.task_type, "epoch": epoch,
+              "view": view.extension_id}
+    fragments, context_of = {}, _contexts(job, reply)
+    for index, (name, result) in enumerate(zip(names, reply["results"])):
+        if "error" in result:
+            answer["errors"][name] = result["error"]
+            continue
+        context = context_of(result, name, index)
+        if wants_json():
+            result = views.with_view(view, result, context)
+        else:
+            fragments[name] = views.page_fragment(view, result, context)
+        answer["outputs"][name] = result.pop("outputs")
+        answer["results"][name] = result
     if wants_json():
         return jsonify(answer)
-    return render_template("models/images/generic/infer_one.html", job=job, image=shown, result=answer)
+    return render_template("models/images/generic/infer_many.html", job=job, answer=answer, view=view,
+                           fragments=fragments, source=source)
 
 
 @blueprint.route(f"{PREFIX}/infer_many", methods=["POST"])
 @blueprint.route(f"{PREFIX}/infer_many.json", methods=["POST"])
 def infer_many():
     try:
-        job, spec, epoch = _model()
+        job, spec, epoch, view = _model()
         items = classification_inference._items(job, None)
         readable = [item for item in items if item.path]
-        results = _infer(job, spec, [item.path for item in readable])
+        reply = _infer(job, spec, view, images=[item.path for item in readable])
     except InferenceError as exc:
         return _fail(exc)
-    answer = {"outputs": {}, "results": {}, "errors": {i.name: i.error for i in items if not i.path},
-              "task_type": job.task_type, "epoch": epoch}
-    for item, result in zip(readable, results):
-        if "error" in result:
-            answer["errors"][item.name] = result["error"]
-            continue
-        answer["outputs"][item.name] = result.pop("outputs")
-        answer["results"][item.name] = result
-    if wants_json():
-        return jsonify(answer)
-    return render_template("models/images/generic/infer_many.html", job=job, answer=answer)
+    errors = {i.name: i.error for i in items if not i.path}
+    return _many(job, epoch, view, [i.name for i in readable], reply, errors, f"{len(readable)} images")
+
+
+@blueprint.route(f"{PREFIX}/infer_db", methods=["POST"])
+@blueprint.route(f"{PREFIX}/infer_db.json", methods=["POST"])
+def infer_db():
+    """DIGITS' infer_db: the records of an LMDB of Datums on the server (db_path), in key order."""
+    try:
+        job, spec, epoch, view = _model()
+        db_path = request.form.get("db_path") or ""
+        resolved = records.check_db(db_path, config()["allowed_roots"])
+        limit = inputs.positive_int(request.form.get("num_test_images"), "num_test_images")
+        reply = _infer(job, spec, view, op="infer_db", db_path=resolved, limit=limit)
+    except InferenceError as exc:
+        return _fail(exc)
+    return _many(job, epoch, view, reply["keys"], reply, {}, f"{len(reply['keys'])} records of {db_path}")

@@ -1,0 +1,1 @@
+"""Datasets made by data extensions (digits.extensions.data): one job kind, one page, one tool for all."""

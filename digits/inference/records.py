@@ -1,0 +1,72 @@
+"""Inference on an LMDB of Caffe Datums (DIGITS' infer_db): the server checks the database a user names,
+the worker reads its records in key order and turns each image into what load_resized makes of an image
+file — so a record and the same picture as a file give the same answer. Torch-free (the web process
+uses check_db)."""
+import lmdb
+import numpy as np
+
+from digits.dataset.datum import DatumError, datum_to_array, parse_datum
+from digits.inference.errors import ImageError, InferenceError
+from digits.utils.image import resize_image
+from digits.utils.lmdb_io import readonly_env
+from digits.utils.paths import PathError, resolve_user_path
+
+def _bad(message):
+    return InferenceError(f"db_path: {message}", 400, "BadRequest")
+
+
+def check_db(path, roots):
+    """The real path of a non-empty LMDB inside the allowed roots; InferenceError 400 saying what is wrong."""
+    try:
+        resolved = resolve_user_path(path, roots, kind="dir")
+    except PathError as exc:
+        raise _bad(exc) from None
+    try:
+        with readonly_env(resolved) as env:
+            entries = env.stat()["entries"]
+    except FileNotFoundError:
+        raise _bad(f"{path} is not an LMDB database (no data.mdb in it)") from None
+    except lmdb.Error as exc:
+        raise _bad(f"{path} cannot be read as an LMDB database: {exc}") from None
+    if not entries:
+        raise _bad(f"the database {path} holds no records")
+    return resolved
+
+
+def key_name(key):
+    return key.decode("utf-8", errors="backslashreplace")
+
+
+def record_chunks(db_dir, limit=None, size=128):
+    """Lists of up to `size` (key name, record bytes), in key order, the first `limit` records."""
+    chunk, count = [], 0
+    with readonly_env(db_dir) as env, env.begin(buffers=False) as txn:
+        for key, value in txn.cursor():
+            if limit is not None and count >= limit:
+                break
+            chunk.append((key_name(key), value))
+            count += 1
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def record_array(record, pre):
+    """uint8 H×W or H×W×3 RGB of one (key, bytes) record at the model's size; ImageError naming the key."""
+    from digits.inference.images import NOISE_SEED   # the worker's module (it loads torch): the same noise
+    key, value = record
+    try:
+        arr = datum_to_array(parse_datum(value))
+    except DatumError as exc:
+        raise ImageError(f"record {key}: {exc}") from None
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if channels != pre.channels:
+        raise ImageError(f"record {key} has {channels} channel{'s' if channels != 1 else ''}; the model "
+                         f"takes {pre.channels}")
+    try:
+        return resize_image(arr, pre.height, pre.width, pre.channels, pre.resize_mode,
+                            rng=np.random.default_rng(NOISE_SEED))
+    except ValueError as exc:
+        raise ImageError(f"record {key}: {exc}") from None
