@@ -7,12 +7,23 @@
   if (!dataEl) return;
   const jobId = document.getElementById("job-page").dataset.jobId;
   const metrics = JSON.parse(dataEl.textContent || "{}");
+  // The right-hand axis charts the task type's own metrics (digits/model/tasks.py).
+  const TASK_AXES = {
+    classification: {title: "accuracy (%)", min: 0, max: 100, series: {
+      "val/accuracy": {label: "accuracy (val) %", color: "#ff7f0e"},
+      "val/accuracy_top5": {label: "top-5 accuracy (val) %", color: "#d62728"}}},
+    regression: {title: "error", series: {
+      "val/rmse": {label: "RMSE (val)", color: "#ff7f0e"}, "val/mae": {label: "MAE (val)", color: "#d62728"}}},
+    multilabel: {title: "%", min: 0, max: 100, series: {
+      "val/precision": {label: "precision (val) %", color: "#ff7f0e"}, "val/recall": {label: "recall (val) %", color: "#d62728"},
+      "val/f1": {label: "F1 (val) %", color: "#8c564b"}}},
+  };
+  const taskAxis = TASK_AXES[document.getElementById("job-page").dataset.taskType] || TASK_AXES.classification;
   const SERIES = {
     "train/loss": {label: "loss (train)", color: "#1f77b4", axis: "y"},
     "val/loss": {label: "loss (val)", color: "#2ca02c", axis: "y"},
-    "val/accuracy": {label: "accuracy (val) %", color: "#ff7f0e", axis: "y1"},
-    "val/accuracy_top5": {label: "top-5 accuracy (val) %", color: "#d62728", axis: "y1"},
   };
+  Object.entries(taskAxis.series).forEach(([key, s]) => { SERIES[key] = Object.assign({axis: "y1"}, s); });
   const toPoints = key => (metrics[key] || []).map(p => ({x: p[0], y: p[1]}));
   const combined = new Chart(document.getElementById("combined-chart"), {
     type: "line",
@@ -22,7 +33,8 @@
     options: {animation: false, maintainAspectRatio: false, parsing: false,
       scales: {x: {type: "linear", title: {display: true, text: "epoch"}},
                y: {title: {display: true, text: "loss"}, beginAtZero: true},
-               y1: {position: "right", min: 0, max: 100, title: {display: true, text: "accuracy (%)"}, grid: {drawOnChartArea: false}}}},
+               y1: {position: "right", min: taskAxis.min, max: taskAxis.max, beginAtZero: true,
+                    title: {display: true, text: taskAxis.title}, grid: {drawOnChartArea: false}}}},
   });
   const lrChart = new Chart(document.getElementById("lr-chart"), {
     type: "line",
