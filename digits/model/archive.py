@@ -15,7 +15,6 @@ set of weights, info.json's "epoch" being the one it was made from (null when up
 """
 import gzip
 import io
-import json
 import os
 import re
 import secrets
@@ -34,7 +33,8 @@ from digits.inference.service import get_service
 from digits.model.job import ModelJob
 from digits.model.preprocess_spec import PREPROCESS_FILE, uses_mean
 from digits.pretrained_model.job import PretrainedModelJob
-from digits.utils.atomic import read_json_or_empty
+from digits.utils import finite_json
+from digits.utils.atomic import read_json_or_empty, write_json
 from digits.utils.blocking import run_blocking
 from digits.utils.routing import json_error, scheduler
 
@@ -92,8 +92,7 @@ def deploy_files(job, spec, epoch):
         staging = job.path(DEPLOY_DIR, f".staging-{secrets.token_hex(4)}")
         try:
             details = get_service().call("export", model=spec, out_dir=staging, formats=list(EXPORTS))["files"]
-            with open(os.path.join(staging, "complete.json"), "w") as f:
-                json.dump({"stamp": stamp, "exports": details}, f)
+            write_json(os.path.join(staging, "complete.json"), {"stamp": stamp, "exports": details})
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(staging, folder)
             _prune_exports(job.path(DEPLOY_DIR))
@@ -150,7 +149,7 @@ def archive_members(job, epoch, folder):
             "metrics": _metrics_at(job, epoch)}
     if made_from:
         info["made_from"] = made_from
-    members.append(("info.json", json.dumps(info, indent=2).encode("utf-8")))
+    members.append(("info.json", finite_json.dumps(info, indent=2).encode("utf-8")))
     return members
 
 

@@ -15,6 +15,7 @@ from digits.inference.errors import InferenceError
 from digits.model import preprocess_spec as spec
 from digits.model.preprocess_spec import MAX_SIDE, MEAN_MODES, PREPROCESS_FILE, RESIZE_MODES  # noqa: F401
 from digits.pretrained_model.job import INFO_FILE, LABELS_FILE, WEIGHTS_FILE
+from digits.utils.atomic import write_json
 
 WEIGHTS_SUFFIXES = (".pt", ".pth")
 IMAGE_TYPES = {"3": 3, "color": 3, "rgb": 3, "1": 1, "grayscale": 1, "gray": 1}
@@ -109,8 +110,7 @@ def write_preprocess(job_dir, params):
 
 
 def write_info(job_dir, info):
-    with open(os.path.join(job_dir, INFO_FILE), "w") as f:
-        json.dump(info, f, indent=2)
+    write_json(os.path.join(job_dir, INFO_FILE), info, pretty=True)
 
 
 def find_archive_files(folder):

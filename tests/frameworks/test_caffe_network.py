@@ -151,3 +151,32 @@ layer { name: "" type: "InnerProduct" bottom: "b" top: "c" }"""
     network = build_network("caffe", text, (1, 2, 2), 4)
     assert [info.key for info in network.layers[1:]] == ["keys_", "keys__2", "innerproduct3"]
     assert list(network.module.state_dict())[:2] == ["layers.keys__2.weight", "layers.keys__2.bias"]
+
+
+STAGES = """name: "stages"
+layer { name: "data" type: "Data" top: "data" top: "label" }
+layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 2 } }
+layer { name: "val_only" type: "Dropout" bottom: "fc" top: "fc" include { stage: "val" } }
+layer { name: "loss" type: "EuclideanLoss" bottom: "fc" bottom: "label" exclude { stage: "deploy" }
+        loss_weight: 2 }
+layer { name: "prob" type: "Sigmoid" bottom: "fc" top: "prob" include { stage: "deploy" } }
+"""
+
+
+def test_digits_stage_rules_and_the_loss_layer_spec():
+    # DIGITS builds the training net with stage "train": val-only and deploy-only layers are left out,
+    # layers excluded from deploy are kept; the loss layer's type and weight reach the trainer.
+    network = build_network("caffe", STAGES, (1, 4, 4), 2)
+    names = {info.name for info in network.layers}
+    assert "val_only" not in names and "prob" not in names and "loss" in names
+    assert network.output_blob == "fc"
+    assert network.loss_spec == {"type": "EuclideanLoss", "layer": "loss", "weight": 2.0, "ignore_label": None,
+                                 "normalization": "valid"}
+
+
+def test_softmax_loss_parameters_reach_the_spec():
+    text = SMALL.replace('name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }',
+                         'name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" '
+                         'loss_param { ignore_label: 255 normalize: false } }')
+    spec = build_network("caffe", text, (1, 8, 8), 10).loss_spec
+    assert spec["ignore_label"] == 255 and spec["normalization"] == "batch_size"
