@@ -41,6 +41,9 @@ def main(argv=None):
         config = trainer_config.load(args.job_dir)
         trainer = Trainer(args.job_dir, config, runtime)
         trainer.run()
+        # Ranks leave together: one tearing its process group down while another still talks to it
+        # can abort in gloo ("terminate called without an active exception") after a good run.
+        runtime.barrier()
         return 0
     except trainer_config.ConfigError as exc:
         runtime.error(f"Bad train_config.json: {exc}")
