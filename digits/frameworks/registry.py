@@ -62,13 +62,13 @@ import importlib
 from importlib import metadata
 
 from digits.frameworks.errors import NetworkError
+from digits.utils.plugins import LoadOnce
 
 ENTRY_POINT_GROUP = "digits.plugins.framework"
 BUILTINS = ("digits.frameworks.caffe_engine", "digits.frameworks.torch_engine")
 DEFAULT = "caffe"
 
 _engines = {}     # name -> Framework, in registration order
-_loaded = False
 
 
 class Framework:
@@ -97,15 +97,14 @@ class Framework:
         return f"<Framework {self.name}>"
 
 
-def _load():
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True   # first: an engine module registering itself on import must not recurse here
+def _fill():
     for module in BUILTINS:
         register(importlib.import_module(module).ENGINE)
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         register(entry.load())
+
+
+_load = LoadOnce(_fill)
 
 
 def _claims(engine):

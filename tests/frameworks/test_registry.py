@@ -136,3 +136,30 @@ def test_the_web_app_loads_no_torch():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["pages"] == [200] * 5 and result["engines"][:2] == ["caffe", "torch"]
     assert result["loaded"] == [], f"the web process imported {result['loaded']}"
+
+
+def test_the_first_lookups_in_parallel_all_see_the_whole_registry():
+    # Two requests arriving together at a fresh server: the one that did not start filling the
+    # registry must wait for it, not see it half-filled (a valid framework was refused).
+    import threading
+    from digits.utils.plugins import LoadOnce
+    filled, seen = [], []
+    gate = threading.Event()
+
+    def fill():
+        gate.wait(2)
+        filled.append("caffe")
+        load()   # a module registering itself while being imported does not recurse
+
+    load = LoadOnce(fill)
+
+    def lookup():
+        load()
+        seen.append(list(filled))
+    threads = [threading.Thread(target=lookup) for _ in range(3)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert seen == [["caffe"]] * 3

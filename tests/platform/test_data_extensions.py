@@ -20,11 +20,11 @@ def _pip(*args):
 def plugin_installed():
     # a real install into the test venv (no index needed), removed afterwards so other tests see none
     _pip("install", "--no-deps", "--no-build-isolation", "--no-index", PLUGIN)
-    data_extensions._loaded = False
+    data_extensions._load.reset()
     yield
     _pip("uninstall", "-y", "digits-test-plugin")
     data_extensions.unregister("test-dots")
-    data_extensions._loaded = False
+    data_extensions._load.reset()
 
 
 @pytest.fixture

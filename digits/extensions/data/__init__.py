@@ -37,6 +37,8 @@ import logging
 import re
 from importlib import metadata
 
+from digits.utils.plugins import LoadOnce
+
 log = logging.getLogger("digits.extensions.data")
 ENTRY_POINT_GROUP = "digits.plugins.data"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
@@ -71,7 +73,6 @@ class DataExtension:
 
 
 _registry = {}
-_loaded = False
 
 
 def register(extension):
@@ -94,16 +95,15 @@ def unregister(extension_id):
     _registry.pop(extension_id, None)
 
 
-def _load():
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+def _fill():
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             register(entry.load())
         except Exception:   # a broken plugin must not take the server down; it is logged and left out
             log.exception("data extension %s (%s) could not be loaded", entry.name, entry.value)
+
+
+_load = LoadOnce(_fill)
 
 
 def extensions():

@@ -35,13 +35,14 @@ from importlib import metadata
 
 from markupsafe import Markup
 
+from digits.utils.plugins import LoadOnce
+
 ENTRY_POINT_GROUP = "digits.plugins.view"
 BUILTINS = ("digits.extensions.view.raw_data", "digits.extensions.view.image_output",
             "digits.extensions.view.top_n")
 RAW_DATA = "all-raw-data"
 
 _views = {}      # extension_id -> ViewExtension, in registration order
-_loaded = False
 
 
 class ViewError(ValueError):
@@ -79,15 +80,14 @@ class ViewExtension:
         return f"<ViewExtension {self.extension_id}>"
 
 
-def _load():
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True   # first: a built-in registering itself on import must not recurse here
+def _fill():
     for module in BUILTINS:
         register(importlib.import_module(module).VIEW)
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         register(entry.load())
+
+
+_load = LoadOnce(_fill)
 
 
 def register(extension):
