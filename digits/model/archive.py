@@ -135,14 +135,15 @@ def archive_members(job, epoch, folder):
         members.append((mean_file, job.path(mean_file)))
         members.append(("mean.npy", _mean_npy(job.path(mean_file))))
     made_from = (job.extra.get("info") or {}) if epoch is None else {}   # a pretrained model's source
+    task = _task(job)
     info = {"job_id": job.id, "name": job.name, "epoch": made_from.get("epoch", epoch),
             "framework": job.extra.get("framework"), "kind": job.kind,
             "network_file": network_file, "dataset_id": job.extra.get("dataset_id"), "created": job.created,
             "exported": time.time(), "digits_version": __version__, "num_classes": preprocess.get("num_classes"),
             "input": {"name": "data", "shape": ["N", *_input_shape(preprocess)], "dtype": "float32",
                       "preprocessed": True},
-            "task_type": _task(job).name,
-            "output": dict({"name": "logits", "shape": ["N", preprocess.get("num_classes")]}, **_task(job).meaning),
+            "task_type": task.name,
+            "output": dict({"name": "logits", "shape": ["N", preprocess.get("num_classes")]}, **task.meaning),
             "files": {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx",
                       "labels": "labels.txt", "preprocess": PREPROCESS_FILE, "mean": "mean.npy" if mean_file else None},
             "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),

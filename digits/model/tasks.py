@@ -120,19 +120,26 @@ class Classification(TaskType):
         return answers
 
 
-class Regression(TaskType):
-    name, title = "regression", "Regression"
-    metric_names = ("loss", "rmse", "mae")
-    meaning = {"apply": "none", "meaning": "the predicted values, one per label component"}
+class VectorTask(TaskType):
+    """A task on a generic dataset's label vectors: one output per label component, and a Caffe loss
+    layer type as its default loss."""
+    default_loss_type = ""
 
     def output_size(self, info):
         return _label_length(info)
 
     def is_default_loss(self, spec):
-        return spec["type"] == "EuclideanLoss" and spec["weight"] == 1.0
+        return spec["type"] == self.default_loss_type and spec["weight"] == 1.0
 
     def default_loss(self, module, output, labels):
-        return spec_loss({"type": "EuclideanLoss", "weight": 1.0}, _main(output), labels)
+        return spec_loss({"type": self.default_loss_type, "weight": 1.0}, _main(output), labels)
+
+
+class Regression(VectorTask):
+    name, title = "regression", "Regression"
+    metric_names = ("loss", "rmse", "mae")
+    meaning = {"apply": "none", "meaning": "the predicted values, one per label component"}
+    default_loss_type = "EuclideanLoss"
 
     def eval_sums(self, output, labels):
         torch, _ = _torch()
@@ -149,20 +156,12 @@ class Regression(TaskType):
         return [{"values": [float(v) for v in row]} for row in outputs]
 
 
-class MultiLabel(TaskType):
+class MultiLabel(VectorTask):
     name, title = "multilabel", "Multi-label classification"
     metric_names = ("loss", "precision", "recall", "f1")
     count_index = 1
     meaning = {"apply": "sigmoid", "meaning": "one logit per label; a label is on at probability >= 0.5"}
-
-    def output_size(self, info):
-        return _label_length(info)
-
-    def is_default_loss(self, spec):
-        return spec["type"] == "SigmoidCrossEntropyLoss" and spec["weight"] == 1.0
-
-    def default_loss(self, module, output, labels):
-        return spec_loss({"type": "SigmoidCrossEntropyLoss", "weight": 1.0}, _main(output), labels)
+    default_loss_type = "SigmoidCrossEntropyLoss"
 
     def eval_sums(self, output, labels):
         torch, F = _torch()

@@ -78,12 +78,8 @@ def create():
         return _form_failed(form)
     sizes, rates = form.sweep()
     check_waiting(scheduler(), current_user(), len(sizes) * len(rates))   # each job of a sweep counts
-    dataset = scheduler().get_job(form.dataset.data)
-    if dataset is None or getattr(dataset, "dataset_type", None) != "classification":
-        form.dataset.errors.append(f"no image classification dataset with id {form.dataset.data!r}")
-        return _form_failed(form)
-    if dataset.status in (Status.ERROR, Status.ABORT):
-        form.dataset.errors.append(f"dataset {dataset.name!r} ended in {dataset.status}; it cannot be used")
+    dataset = usable_dataset(form, "classification", "image classification")
+    if dataset is None:
         return _form_failed(form)
     try:
         framework, network_text, source_id, pretrained = _network_source(form)
@@ -96,13 +92,30 @@ def create():
         return _form_failed(form)
     jobs = _create_jobs(form, dataset, framework, network_text, source_id, pretrained)
     if wants_json_reply():
-        first = jobs[0]
-        return jsonify({"id": first.id, "name": first.name, "status": first.status,
-                        "jobs": [{"id": j.id, "name": j.name, "status": j.status} for j in jobs]})
+        return created_reply(jobs)
     if len(jobs) == 1:
         return redirect(jobs[0].page_url())
     flash(f"{len(jobs)} models were created in group “{jobs[0].group}”.")
     return redirect("/#models")
+
+
+def usable_dataset(form, dataset_type, what):
+    """The form's dataset when it is one of dataset_type and not failed; else None, the reason on the field."""
+    dataset = scheduler().get_job(form.dataset.data)
+    if dataset is None or getattr(dataset, "dataset_type", None) != dataset_type:
+        form.dataset.errors.append(f"no {what} dataset with id {form.dataset.data!r}")
+        return None
+    if dataset.status in (Status.ERROR, Status.ABORT):
+        form.dataset.errors.append(f"dataset {dataset.name!r} ended in {dataset.status}; it cannot be used")
+        return None
+    return dataset
+
+
+def created_reply(jobs):
+    """DIGITS' answer to a model create: the first job, and every job of a sweep."""
+    first = jobs[0]
+    return jsonify({"id": first.id, "name": first.name, "status": first.status,
+                    "jobs": [{"id": j.id, "name": j.name, "status": j.status} for j in jobs]})
 
 
 def _form_failed(form):

@@ -21,6 +21,7 @@ from digits.inference.jobs import find_model, model_spec, parse_epoch
 from digits.inference.service import get_service
 from digits.model.forms import ModelForm
 from digits.model.images.classification import inference_views as classification_inference
+from digits.model.images.classification.inference_views import _fail
 from digits.model.images.classification import views as classification
 from digits.model.job import GenericImageModelJob
 from digits.model.tasks import TASK_TYPES
@@ -84,12 +85,8 @@ def create():
         return _failed(form)
     sizes, rates = form.sweep()
     check_waiting(scheduler(), current_user(), len(sizes) * len(rates))
-    dataset = scheduler().get_job(form.dataset.data)
-    if dataset is None or getattr(dataset, "dataset_type", None) != "generic":
-        form.dataset.errors.append(f"no generic dataset with id {form.dataset.data!r}")
-        return _failed(form)
-    if dataset.status in (Status.ERROR, Status.ABORT):
-        form.dataset.errors.append(f"dataset {dataset.name!r} ended in {dataset.status}; it cannot be used")
+    dataset = classification.usable_dataset(form, "generic", "generic")
+    if dataset is None:
         return _failed(form)
     if not dataset.has_mean():
         # a generic dataset has a mean only when one was given: the form's default cannot apply
@@ -110,8 +107,7 @@ def create():
     jobs = classification._create_jobs(form, dataset, framework, text, source_id, pretrained,
                                        job_cls=GenericImageModelJob, extra_config={"task_type": form.task_type.data})
     if wants_json_reply():
-        return jsonify({"id": jobs[0].id, "name": jobs[0].name, "status": jobs[0].status,
-                        "jobs": [{"id": j.id, "name": j.name, "status": j.status} for j in jobs]})
+        return classification.created_reply(jobs)
     return redirect(jobs[0].page_url() if len(jobs) == 1 else "/#models")
 
 
@@ -169,12 +165,6 @@ def _contexts(job, reply):
     shared = {"task_type": job.task_type, "labels": job.labels(), "input_shape": reply.get("input_shape")}
     return lambda result, name, index=0: dict(shared, name=name, index=index,
                                               input_image=result.pop("input_image", None))
-
-
-def _fail(exc):
-    if wants_json():
-        return json_error(str(exc), exc.status, exc.type)
-    return render_template("error.html", code=exc.status, message=str(exc)), exc.status
 
 
 @blueprint.app_template_global()
