@@ -1,7 +1,7 @@
 """DB creation throughput: 1 worker vs all cores (goal: ≥ 1.8× on 2 cores).
 
 Generates its own JPEG images in a temp folder, builds the same LMDB twice with
-digits.dataset.build.build_db and prints images/s for each and their ratio.
+digits.dataset.build.build_db (through the classification extension) and prints images/s for each and their ratio.
     .venv/bin/python benchmarks/dataset_create_db.py [--images 2000] [--size 256] [--out 64]
 """
 import argparse
@@ -14,7 +14,7 @@ import numpy as np
 import PIL.Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from digits.dataset.build import ImageSpec, build_db  # noqa: E402
+from digits.dataset.images.classification.extension import ImageSpec, build_list  # noqa: E402
 from digits.utils.cpu import usable_cores  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def make_images(folder, count, size):
 
 def run(items, folder, spec, workers):
     db = os.path.join(folder, f"db_{workers}")
-    result = build_db(items, db, spec, 10, workers=workers, want_sum=True)
+    result = build_list(items, db, spec, 10, workers=workers, want_sum=True)
     shutil.rmtree(db)
     assert len(result.written) == len(items)
     return len(items) / result.seconds

@@ -18,7 +18,7 @@ import torch
 from torchvision import datasets, transforms
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from digits.dataset.build import ImageSpec, build_db  # noqa: E402
+from digits.dataset.images.classification.extension import ImageSpec, build_list  # noqa: E402
 from digits.dataset.reader import LmdbDataset  # noqa: E402
 
 
@@ -71,7 +71,7 @@ def main():
         lmdbs = {}
         for encoding in ("none", "png"):
             db = os.path.join(tmp, f"db_{encoding}")
-            build_db(items, db, ImageSpec(args.out, args.out, 3, "squash", encoding), 10)
+            build_list(items, db, ImageSpec(args.out, args.out, 3, "squash", encoding), 10)
             lmdbs[encoding] = LmdbDataset(db)
         print(f"reader: {args.images} images, originals {args.size}px JPEG, training size {args.out}px")
         for workers in (0, 2):

@@ -45,6 +45,11 @@ def _new_menus():
                 {"title": cls.title, "url": url, "group": getattr(cls, "menu_group", "Images")})
     from digits.extensions.data import extensions
     for extension in extensions():
+        if extension.new_url:   # its own pages and job kind (classification): listed once, at its page
+            if all(e["url"] != extension.new_url for e in menus.get("datasets", [])):
+                menus.setdefault("datasets", []).append(
+                    {"title": extension.title, "url": extension.new_url, "group": extension.group})
+            continue
         for category, url, title in (("datasets", "/datasets/generic/new/", extension.title),
                                      ("models", "/models/images/generic/new/", f"Model for: {extension.title}")):
             menus.setdefault(category, []).append({"title": title, "url": url + extension.extension_id,

@@ -1,7 +1,8 @@
-"""Building one split's LMDB: decode + resize in worker processes, write from this process.
+"""Building one split's LMDB: the data extension's read() in worker processes, writes from this process.
 
-Workers return serialized Datums (and, for the train split, the sum of their resized images for
-the mean) chunk by chunk; Pool.imap keeps chunk order, so keys follow the list order.
+Workers return serialized Datums with the class id inside (and, for the train split, the sum of their
+images for the mean) chunk by chunk; Pool.imap keeps chunk order, so keys follow the samples' order.
+A sample starts with its file path (the reports and the rewritten list name it).
 """
 import multiprocessing
 import time
@@ -11,79 +12,69 @@ import numpy as np
 
 from digits.dataset.check import init_pool_worker
 from digits.dataset.datum import array_to_datum
-from digits.utils.image import NOISE_PADDED_MODES, LoadImageError, decode_image_bytes, resize_image
+from digits.extensions.data import SkipSample
 from digits.utils.cpu import usable_cores
 from digits.utils.lmdb_io import LmdbWriter
 
 
-@dataclass(frozen=True)
-class ImageSpec:
-    height: int
-    width: int
-    channels: int
-    resize_mode: str
-    encoding: str
-    seed: int = 0  # noise of fill/half_crop is seeded per image: same DB whatever the worker count
+class SampleError(ValueError):
+    """read() refused a sample (ValueError) or broke the interface: the whole split fails, naming it."""
 
-    @property
-    def shape(self):
-        return (self.height, self.width) if self.channels == 1 else (self.height, self.width, 3)
+    user_error = True   # the message says which sample and what is wrong: no traceback needed
 
 
-def _read_and_resize(path, pos, spec):
+def _read(extension, params, sample, spec, num_classes):
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise LoadImageError("file not found") from None
-    except IsADirectoryError:
-        raise LoadImageError("is a folder, not a file") from None
-    except OSError as exc:
-        raise LoadImageError(f"cannot read file: {exc.strerror or exc}") from None
-    image = decode_image_bytes(data)
-    rng = None
-    if spec.resize_mode in NOISE_PADDED_MODES:
-        rng = np.random.default_rng([spec.seed, pos])
-    return resize_image(image, spec.height, spec.width, spec.channels, spec.resize_mode, rng=rng)
+        image, label, *notes = extension.read(params, sample)
+    except ValueError as exc:
+        raise SampleError(f"sample {sample!r}: {exc}") from None
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.shape != spec.shape:
+        raise SampleError(f"sample {sample!r}: read() gave a {image.dtype} image of shape {image.shape}, "
+                          f"the dataset's images are uint8 {spec.shape}")
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < num_classes:
+        raise SampleError(f"sample {sample!r}: label {label!r} is not a class id below {num_classes}")
+    return image, int(label), [str(n) for n in (notes[0] if notes else ())]
 
 
-def process_chunk(chunk, spec, want_sum):
-    """[(pos, path, label)] → ([(pos, datum bytes | None, skip reason | None)], sum array | None)."""
+def process_chunk(chunk, extension, params, spec, num_classes, want_sum):
+    """[(pos, sample)] → ([(pos, datum bytes | None, label, skip reason | None, notes)], sum array | None)."""
     results = []
     total = np.zeros(spec.shape, dtype=np.float64) if want_sum else None
-    for pos, path, label in chunk:
+    for pos, sample in chunk:
         try:
-            arr = _read_and_resize(path, pos, spec)
-            value = array_to_datum(arr, label, spec.encoding)
-        except LoadImageError as exc:
-            results.append((pos, None, str(exc)))
+            arr, label, notes = _read(extension, params, sample, spec, num_classes)
+        except SkipSample as exc:
+            results.append((pos, None, None, str(exc), []))
             continue
-        except (ValueError, OSError, MemoryError) as exc:  # PIL/numpy surprises on odd files
-            results.append((pos, None, f"{type(exc).__name__}: {exc}"))
+        try:
+            value = array_to_datum(arr, label, spec.encoding)
+        except (ValueError, OSError, MemoryError) as exc:  # an image its encoder refuses
+            results.append((pos, None, None, f"{type(exc).__name__}: {exc}", []))
             continue
         if want_sum:
             total += arr
-        results.append((pos, value, None))
+        results.append((pos, value, label, None, notes))
     return results, total
 
 
 _worker_args = None
 
 
-def _init_worker(spec, want_sum):
+def _init_worker(*args):
     global _worker_args
     init_pool_worker()
-    _worker_args = (spec, want_sum)
+    _worker_args = args
 
 
 def _worker_chunk(chunk):
     return process_chunk(chunk, *_worker_args)
 
 
-def _chunks(items, size):
+def _chunks(samples, size):
     chunk = []
-    for pos, (path, label) in enumerate(items):
-        chunk.append((pos, path, label))
+    for pos, sample in enumerate(samples):
+        chunk.append((pos, sample))
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -98,41 +89,45 @@ class BuildResult:
     per_class: list
     image_sum: object    # float64 array (train only) or None
     seconds: float
+    notes: list          # [{"path", "note"}]: what read() said about samples it kept
 
 
-def build_db(items, db_dir, spec, num_classes, workers=0, want_sum=False, on_progress=None):
-    """Writes items [(path, label)] into a new LMDB at db_dir; corrupt files are skipped, not fatal.
+def build_db(extension, params, samples, db_dir, spec, num_classes, workers=0, want_sum=False, on_progress=None):
+    """Writes the samples, as extension.read(params, sample) gives them, into a new LMDB at db_dir;
+    samples read() skips (SkipSample) are reported, not fatal. spec: the images' shape and encoding.
 
     workers: 0 = all cores; 1 = in this process. on_progress(done, total) is called per chunk.
     """
     start = time.monotonic()
     workers = workers or usable_cores()
-    total = len(items)
+    total = len(samples)
     # Chunks amortize IPC, yet stay small enough for smooth progress and balanced workers.
     chunk_size = max(1, min(64, total // (workers * 8) or 1))
-    written, skipped = [], []
+    written, skipped, notes = [], [], []
     per_class = [0] * num_classes
     image_sum = np.zeros(spec.shape, dtype=np.float64) if want_sum else None
+    worker_args = (extension, params, spec, num_classes, want_sum)
     done = 0
     with LmdbWriter(db_dir) as writer:
         pool = None
         if workers > 1:
             pool = multiprocessing.get_context("fork").Pool(
-                workers, initializer=_init_worker, initargs=(spec, want_sum))
-            results = pool.imap(_worker_chunk, _chunks(items, chunk_size))
+                workers, initializer=_init_worker, initargs=worker_args)
+            results = pool.imap(_worker_chunk, _chunks(samples, chunk_size))
         else:
-            results = (process_chunk(c, spec, want_sum) for c in _chunks(items, chunk_size))
+            results = (process_chunk(c, *worker_args) for c in _chunks(samples, chunk_size))
         try:
             for records, chunk_sum in results:
                 batch = []
-                for pos, value, reason in records:
-                    path, label = items[pos]
+                for pos, value, label, reason, said in records:
+                    path = samples[pos][0]
                     if value is None:
                         skipped.append({"path": path, "reason": reason})
                         continue
                     batch.append((b"%08d" % len(written), value))
                     written.append((path, label))
                     per_class[label] += 1
+                    notes += [{"path": path, "note": note} for note in said]
                 writer.put_many(batch)
                 if want_sum and chunk_sum is not None:
                     image_sum += chunk_sum
@@ -143,4 +138,4 @@ def build_db(items, db_dir, spec, num_classes, workers=0, want_sum=False, on_pro
             if pool is not None:
                 pool.terminate()
                 pool.join()
-    return BuildResult(written, skipped, per_class, image_sum, time.monotonic() - start)
+    return BuildResult(written, skipped, per_class, image_sum, time.monotonic() - start, notes)

@@ -1,7 +1,8 @@
 """Turning a folder of class subfolders into labels + train/val/test lists (DIGITS' parse_folder).
 
-Steps, run by digits.tools.parse_folder: find_classes (walk), keep_readable (check files, cap),
-split_classes (drop small classes, fix the labels, cut the splits), write_outputs.
+Steps, run by classification's folder listing (digits.dataset.images.classification.folder_listing):
+find_classes (walk), keep_readable (check files, cap), split_classes (drop small classes, fix the labels,
+cut the splits), write_outputs.
 """
 import os
 import random

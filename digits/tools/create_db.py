@@ -1,9 +1,11 @@
 """<split>.txt → <split>_db (LMDB of caffe Datums), plus the mean image for the train split.
 
 python -m digits.tools.create_db --job-dir DIR --split train --height 28 --width 28 --channels 1
-    [--resize-mode squash] [--encoding png] [--workers 0] [--seed 0]
+    [--resize-mode squash] [--encoding png] [--workers 0] [--seed 0] [--extension ID]
 
-Unreadable files are skipped and listed in <split>_skipped.json and dataset.json "skipped";
+The data extension (image classification's unless --extension names another of label_kind "class")
+says what the split holds: its label_names(), samples() and read() of each sample, in worker processes.
+Samples read() skips are listed in <split>_skipped.json and dataset.json "skipped";
 <split>.txt is rewritten to the lines actually stored. SIGTERM aborts: the DB is built in a
 temporary folder, so an aborted run leaves the previous outputs untouched.
 """
@@ -15,9 +17,11 @@ import signal
 import sys
 
 from digits.dataset import files
-from digits.dataset.build import ImageSpec, build_db
+from digits.dataset.build import build_db
+from digits.dataset.images.classification.extension import EXTENSION_ID, ImageSpec
 from digits.dataset.mean import save_mean
 from digits.dataset.report import Progress, warn_skipped
+from digits.extensions.data import get_extension
 from digits.tools.common import emit, run_main
 from digits.utils.disk import full_disk_named
 from digits.utils.image import DEFAULT_RESIZE_MODE, ENCODINGS, RESIZE_MODES
@@ -52,6 +56,7 @@ def build_parser():
     p.add_argument("--min-per-class", type=int, default=1,
                    help="train split: warn about classes left with fewer images than this once "
                         "unreadable files are skipped")
+    p.add_argument("--extension", default=EXTENSION_ID, help="the data extension that reads the samples")
     return p
 
 
@@ -60,12 +65,16 @@ def main(argv=None):
     if args.height < 1 or args.width < 1:
         raise ValueError(f"invalid image size {args.height}x{args.width}")
     job_dir = os.path.abspath(args.job_dir)
-    labels = files.read_labels(os.path.join(job_dir, files.LABELS_FILE))
-    list_path = os.path.join(job_dir, f"{args.split}.txt")
-    items = files.read_list(list_path, len(labels), display_name=f"{args.split}.txt")
+    extension = get_extension(args.extension)
+    if extension.label_kind != "class":
+        raise ValueError(f"create_db stores class ids; data extension {args.extension!r} has "
+                         f"{extension.label_kind!r} labels (its datasets are made by create_generic_db)")
+    spec = ImageSpec(args.height, args.width, args.channels, args.resize_mode, args.encoding, args.seed)
+    params = spec.params(job_dir)
+    labels = extension.label_names(params)
+    items = extension.samples(params, args.split)
     if not items:
         raise ValueError(f"{args.split}.txt lists no images")
-    spec = ImageSpec(args.height, args.width, args.channels, args.resize_mode, args.encoding, args.seed)
     want_mean = args.split == "train" and not args.no_mean
 
     db_name = f"{args.split}_db"
@@ -77,7 +86,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with full_disk_named(job_dir):   # the job's error then says where, and how much was free
-            result = build_db(items, tmp_dir, spec, len(labels), args.workers, want_mean, Progress())
+            result = build_db(extension, params, items, tmp_dir, spec, len(labels), args.workers, want_mean,
+                              Progress())
             if not result.written:
                 raise ValueError(f"none of the {len(items)} images in {args.split}.txt could be read "
                                  f"(first problem: {result.skipped[0]['path']}: {result.skipped[0]['reason']})")
@@ -95,6 +105,8 @@ def main(argv=None):
 def _install_outputs(job_dir, args, spec, labels, result, tmp_dir, final_dir, want_mean):
     split = args.split
     warn_skipped(result.skipped, f"{split}_skipped.json")
+    for entry in result.notes:   # to the task log: classification's report has no place for them
+        print(f"{entry['path']}: {entry['note']}")
     few = _classes_below_minimum(labels, result.per_class, args.min_per_class) if split == "train" else []
     if os.path.exists(final_dir):
         shutil.rmtree(final_dir)

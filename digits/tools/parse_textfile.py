@@ -2,73 +2,19 @@
 
 python -m digits.tools.parse_textfile --job-dir DIR --labels-file LABELS --train-list LIST
     [--train-folder BASE] [--val-list LIST [--val-folder BASE]] [--test-list LIST [--test-folder BASE]]
-    [--shuffle] [--seed S] [--allowed-root DIR ...]
+    [--shuffle] [--seed S] [--allowed-root DIR ...] [--extension ID]
 
-With --allowed-root, a listed image outside those folders (symlinks resolved) is an error.
+The listing step of a data extension (list_samples, digits.extensions.data), image classification's
+unless --extension names another: the step gets the other arguments. Classification's is
+digits.dataset.images.classification.textfile_listing.
 """
-import argparse
-import os
-import random
-
-from digits.dataset import files
-from digits.dataset.parse import shuffled, write_outputs
-from digits.tools.common import emit, run_main
-
-
-def build_parser():
-    p = argparse.ArgumentParser(description="Check and copy textfile lists into a dataset job folder")
-    p.add_argument("--job-dir", required=True)
-    p.add_argument("--labels-file", required=True, help="one class name per line")
-    for split in files.SPLITS:
-        p.add_argument(f"--{split}-list", required=(split == "train"), default=None)
-        p.add_argument(f"--{split}-folder", default=None,
-                       help=f"base folder for relative paths in the {split} list "
-                            "(default: the list file's folder)")
-    p.add_argument("--shuffle", action="store_true", help="shuffle each list (reproducible with --seed)")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--allowed-root", action="append", default=None,
-                   help="listed images must be inside these folders")
-    return p
-
-
-def _root_checker(roots):
-    if not roots:
-        return None
-
-    def check(path):
-        if not files.inside_roots(path, roots):
-            raise ValueError(f'image "{path}" is outside the folders this server may read')
-    return check
+from digits.dataset.images.classification.extension import EXTENSION_ID
+from digits.extensions.data import run_listing
+from digits.tools.common import run_main
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    labels = files.read_labels(args.labels_file)
-    if len(labels) < 2:
-        emit("warning", message=f"the labels file lists only {len(labels)} class")
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2 ** 31)
-    splits = {}
-    check = _root_checker(args.allowed_root)
-    for split in files.SPLITS:
-        path = getattr(args, f"{split}_list")
-        if not path:
-            continue
-        base = getattr(args, f"{split}_folder")
-        if base and not os.path.isdir(base):
-            raise files.ListFileError(f'{split} base folder "{base}" does not exist')
-        # without a base folder, relative paths are relative to the list file itself
-        base = base or os.path.dirname(os.path.abspath(path))
-        items = files.read_list(path, len(labels), base_folder=base, check_path=check,
-                                display_name=f"{split} list ({os.path.basename(path)})")
-        if not items:
-            raise files.ListFileError(f'{split} list "{os.path.basename(path)}" has no images')
-        items = [(os.path.abspath(p), label) for p, label in items]
-        splits[split] = shuffled(items, f"{seed}:{split}") if args.shuffle else items
-    summary = write_outputs(os.path.abspath(args.job_dir), labels, splits)
-    emit("progress", value=1.0)
-    emit("result", seed=seed, **summary)
-    print("Lists: " + ", ".join(f"{k} {v['count']}" for k, v in summary["splits"].items()))
-    return 0
+    return run_listing("parse_textfile", argv, EXTENSION_ID)
 
 
 if __name__ == "__main__":

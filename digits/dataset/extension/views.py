@@ -1,6 +1,8 @@
 """Routes of every data extension's dataset, by DIGITS' names:
-    GET  /datasets/generic/new/<extension_id>            the extension's form
+    GET  /datasets/generic/new/<extension_id>            the extension's form (an extension with its own
+                                                         new_url: a redirect there)
     POST /datasets/generic/create/<extension_id>[.json]  a new dataset → {"id", "name", "status"}
+                                                         (404 for an extension with its own new_url)
 """
 import functools
 
@@ -42,6 +44,9 @@ def _form_class(extension_form):
 @login_required
 def new(extension_id):
     extension = _extension(extension_id)
+    if extension.new_url:   # a kind with its own pages (image classification): its form is there
+        query = request.query_string.decode()   # ?clone=<id> too
+        return redirect(extension.new_url + (f"?{query}" if query else ""))
     formdata, clone_id = None, request.args.get("clone")
     if clone_id:
         source = get_job_or_404(clone_id, "datasets")
@@ -55,6 +60,9 @@ def new(extension_id):
 @login_required
 def create(extension_id):
     extension = _extension(extension_id)
+    if extension.new_url:   # its own job kind makes its datasets; a generic job of it could not be built
+        abort(404, description=f"{extension.title} datasets are not generic datasets: create them from "
+                               f"{extension.new_url}")
     form = _form_class(extension.form_class)()
     if not form.validate():
         return _failed(form, extension)

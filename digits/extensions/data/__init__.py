@@ -11,7 +11,8 @@ Subclass DataExtension and set or override:
     extension_id   unique id in URLs, e.g. "image-points" (letters, digits, '-')
     title          shown in the New dataset menu and on the page
     group          the menu's heading ("Images" for the built-in kinds)
-    label_kind     "class" (one class id per sample), "vector" (floats), "boxes" or "mask"
+    label_kind     "class" (one class id per sample), "vector" (floats), "boxes" (object boxes, see below)
+                   or "mask"
     form_class     a Flask-WTF form class with the extension's fields (dataset_name/group_name are added)
     template       a Jinja template with those fields, included in the page (gets `form` and the macro
                    `field` from partials/forms.html); None renders every field in order
@@ -25,17 +26,46 @@ Subclass DataExtension and set or override:
     samples(params, split) -> [sample, ...]     JSON-able descriptions of the split's samples, in order
     read(params, sample) -> (image, label)
         image: uint8 numpy H×W (grayscale) or H×W×3 (RGB), the same size for every sample of the dataset;
-        label: an int class id for label_kind "class", else a sequence of floats of one length.
-        Raise ValueError with a message to fail the job naming the sample.
+        label: an int class id for label_kind "class"; for "boxes" an n×5 float array of rows
+        [class_id, x1, y1, x2, y2] in the returned image's pixels (n may be 0; class 0 is DontCare: a
+        region ignored by the loss and the metrics, as DIGITS' detection datasets have it); else a
+        sequence of floats of one length for every sample.
+        It may return (image, label, notes): notes are strings (e.g. "object 3: x2 < x1, left out") that
+        go into the dataset's report under the sample. Raise SkipSample(reason) to leave the sample out
+        (it is listed in the report and the dataset builds from the rest); raise ValueError with a message
+        to fail the whole job naming the sample.
     label_names(params) -> [names] or None      class or label-component names (labels.txt)
+    info(params) -> {key: value}                optional: the extension's own facts for dataset.json
+                                                (e.g. detection's "geometry"); never replaces the generic keys
 
-samples() and read() run in the tool's subprocess, never in the web server. The registry holds the
-built-ins and the entry points of the group `digits.plugins.data` (each naming a DataExtension subclass
-or instance).
+Optional hooks:
+
+    new_url        None, or the page of an extension with its own form, routes and job kind (image
+                   classification): the generic new-dataset route redirects there, the generic create
+                   route refuses it (404 naming that page), and the menus list it once, at that page
+    list_samples(params)
+        The listing step, for a kind that must look at its whole source once before any split is read
+        (walk a folder, check the files, fix the classes, cut the splits): it writes into
+        params["job_dir"] what samples() then reads. It reports through digits.tools.common.emit
+        (progress, warning, result) and raises ValueError with a message for a source that cannot make a
+        dataset. The listing tools run it — `python -m digits.tools.parse_folder` or `parse_textfile`
+        `--job-dir DIR [--extension ID] <the step's own arguments>` — with params {"parse_tool",
+        "parse_args", "job_dir"}: plan() returning "parse_tool" and "parse_args" says which tool the job
+        runs first, so a kind with a listing step writes no tool. The default does nothing (and the
+        listing tools refuse an extension without one).
+
+samples() and read() run in the tool's subprocess, never in the web server; a tool working in a job's
+folder passes params with "job_dir" added (the folder the listing step wrote into). digits.tools.create_db
+writes Datum LMDBs with the class id inside (label_kind "class", samples that start with their file path:
+(path, class id, ...)); create_generic_db writes paired feature/label LMDBs for any kind. The registry
+holds the built-ins (BUILTINS) and the entry points of the group `digits.plugins.data` (each naming a
+DataExtension subclass or instance).
 """
+import argparse
+import inspect
 import logging
 import re
-from importlib import metadata
+from importlib import import_module, metadata
 
 from digits.utils.plugins import LoadOnce
 
@@ -48,6 +78,15 @@ class DataExtensionError(ValueError):
     """An unknown extension id, or an extension that breaks the interface."""
 
 
+class SkipSample(Exception):
+    """Raised by read(): this sample is left out of the dataset, for the reason given (it is reported)."""
+
+
+# "module:attribute" of the extensions that ship with the server, imported when the registry first fills
+BUILTINS = ("digits.dataset.images.classification.extension:ImageClassificationExtension",
+            "digits.dataset.images.detection.extension:ObjectDetectionExtension")
+
+
 class DataExtension:
     extension_id = ""
     title = ""
@@ -55,6 +94,7 @@ class DataExtension:
     label_kind = "vector"
     form_class = None
     template = None
+    new_url = None
 
     def plan(self, form, config):
         raise NotImplementedError
@@ -71,13 +111,22 @@ class DataExtension:
     def label_names(self, params):
         return None
 
+    def info(self, params):
+        return {}
+
+    def list_samples(self, params):
+        return None
+
 
 _registry = {}
 
 
 def register(extension):
-    """Adds an extension (class or instance); its id must be new and well formed."""
-    extension = extension() if isinstance(extension, type) else extension
+    """Adds an extension (class or instance); its id must be new and well formed. Registering the class
+    already registered returns its instance (the registry fills again after _load.reset())."""
+    if isinstance(extension, type):
+        current = _registry.get(getattr(extension, "extension_id", None))
+        extension = current if type(current) is extension else extension()
     if not isinstance(extension, DataExtension):
         raise DataExtensionError(f"{extension!r} is not a DataExtension")
     if not _ID.match(extension.extension_id or ""):
@@ -85,7 +134,8 @@ def register(extension):
                                  f"and '-'")
     if extension.extension_id in _registry and _registry[extension.extension_id] is not extension:
         raise DataExtensionError(f"data extension {extension.extension_id!r} is registered twice")
-    if extension.form_class is None:
+    # not extension.form_class: an extension may import its form lazily, so that tools never load it
+    if inspect.getattr_static(extension, "form_class", None) is None:
         raise DataExtensionError(f"data extension {extension.extension_id!r} has no form_class")
     _registry[extension.extension_id] = extension
     return extension
@@ -96,6 +146,9 @@ def unregister(extension_id):
 
 
 def _fill():
+    for path in BUILTINS:
+        module, _, attribute = path.partition(":")
+        register(getattr(import_module(module), attribute))
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             register(entry.load())
@@ -118,3 +171,16 @@ def get_extension(extension_id):
     except KeyError:
         known = ", ".join(sorted(_registry)) or "none is installed"
         raise DataExtensionError(f"no data extension {extension_id!r} (known: {known})") from None
+
+
+def run_listing(parse_tool, argv, default_extension):
+    """main() of a listing tool: the extension's list_samples() with the rest of the command line."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)   # --help is the step's own
+    parser.add_argument("--job-dir")
+    parser.add_argument("--extension", default=default_extension)
+    known, rest = parser.parse_known_args(argv)
+    extension = get_extension(known.extension)
+    if type(extension).list_samples is DataExtension.list_samples:
+        raise DataExtensionError(f"data extension {known.extension!r} has no listing step (list_samples)")
+    extension.list_samples({"parse_tool": parse_tool, "parse_args": rest, "job_dir": known.job_dir})
+    return 0

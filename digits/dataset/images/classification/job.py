@@ -1,8 +1,6 @@
 """The image classification dataset job: parse the source, then one create_db task per split."""
 import base64
-import os
 
-from digits.dataset import files
 from digits.dataset.job import DatasetJob
 from digits.job import register_job_kind
 from digits.task import Task
@@ -26,14 +24,16 @@ class ImageClassificationDatasetJob(DatasetJob):
     @classmethod
     def create(cls, jobs_dir, name, owner, group, form_data, params, job_id=None):
         """params: {"parse_tool", "parse_args", "splits", "image": {height, width, channels,
-        resize_mode, encoding}} as worked out by the form."""
+        resize_mode, encoding}} as the extension's plan() worked them out: the listing step (its tool
+        and arguments), then one create_db per split."""
+        from digits.dataset.images.classification.extension import classification_extension
         job = cls(jobs_dir, name, owner, group=group, form_data=form_data, job_id=job_id)
         job.extra["params"] = params
         parse_title = "Parse folder" if params["parse_tool"] == "parse_folder" else "Parse list files"
         job.tasks.append(Task("parse", params["parse_tool"], params["parse_args"], {"parse_folder": 1},
                               title=parse_title))
         image = params["image"]
-        for split in params["splits"]:
+        for split in classification_extension().splits(params):
             args = ["--split", split, "--height", image["height"], "--width", image["width"],
                     "--channels", image["channels"], "--resize-mode", image["resize_mode"],
                     "--encoding", image["encoding"]]
@@ -47,7 +47,8 @@ class ImageClassificationDatasetJob(DatasetJob):
         if task.name != "parse":
             return
         # A split the parse did not fill (e.g. every class too small for a test share) gets no DB.
-        present = {s for s in files.SPLITS if os.path.exists(self.path(f"{s}.txt"))}
+        from digits.dataset.images.classification.extension import classification_extension
+        present = set(classification_extension().splits({"job_dir": self.dir}))
         dropped = [t for t in self.tasks if t.tool == "create_db" and t.args[1] not in present]
         for t in dropped:
             task.warnings.append(f"no images for the {t.args[1]} split; its database is not created")

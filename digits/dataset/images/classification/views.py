@@ -10,7 +10,7 @@ from digits.auth import current_user, login_required
 from digits.dataset import files
 from digits.dataset.images.classification.forms import ImageClassificationDatasetForm
 from digits.dataset.images.classification.job import NEW_URL, ImageClassificationDatasetJob, data_uri
-from digits.dataset.images.classification.sources import plan
+from digits.dataset.images.classification.extension import classification_extension
 from digits.job import new_job_id
 from digits.quota import check_waiting
 from digits.utils.forms import FieldError, form_data_dict
@@ -50,7 +50,7 @@ def create():
     staging = os.path.join(cfg["jobs_dir"], f".new-{job_id}")
     os.makedirs(staging)
     try:
-        params = plan(form, staging, cfg)
+        params = classification_extension().plan(form, dict(cfg, staging_dir=staging))
         job = ImageClassificationDatasetJob.create(
             cfg["jobs_dir"], form.dataset_name.data.strip(), current_user(), (form.group_name.data or "").strip(),
             form_data_dict(request.form), params, job_id=job_id)
