@@ -29,6 +29,7 @@ KIND_MODULES = [
     "digits.model.images.classification.inference_views",
     "digits.model.images.generic.views",
     "digits.dataset.extension.views",
+    "digits.dataset.images.detection.views",
     "digits.model.archive",
     "digits.pretrained_model.views",
 ]

@@ -47,7 +47,8 @@ class DatasetJob(Job):
             "labels": self.labels(), "mean_file": info.get("mean_file"),
             "splits": splits,
             "entries": {name: split.get("count", 0) for name, split in splits.items()},
-            "skipped_count": len(skipped), "skipped": skipped[:MAX_SKIPPED_IN_JSON],
+            # notes on samples that were kept ("kept": true) are listed but left out of the count
+            "skipped_count": sum(1 for e in skipped if not e.get("kept")), "skipped": skipped[:MAX_SKIPPED_IN_JSON],
             # training classes that skipped files left with fewer images than the minimum asked for
             "classes_below_minimum": splits.get("train", {}).get("classes_below_minimum", []),
         }

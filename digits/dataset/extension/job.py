@@ -9,6 +9,8 @@ from digits.job import register_job_kind, write_json_atomic
 from digits.task import Task
 
 EXTENSION_FILE = "extension.json"
+# dataset.json facts some kinds add (object detection: docs/detection.md §1), in the job's JSON when present
+EXTENSION_FACT_KEYS = ("label_kind", "max_boxes", "boxes", "geometry")
 
 
 @register_job_kind
@@ -43,6 +45,7 @@ class ExtensionDatasetJob(DatasetJob):
         facts = super().dataset_facts()
         info = self.info()
         facts.update({key: info.get(key) for key in FACT_KEYS}, extension_id=self.extension_id)
+        facts.update({key: info[key] for key in EXTENSION_FACT_KEYS if key in info})
         return facts
 
     def page_context(self):
