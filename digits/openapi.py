@@ -142,10 +142,10 @@ def build_spec():
                 "dataset_name": s, "prebuilt_train_images": s, "prebuilt_train_labels": s, "prebuilt_val_images": s,
                 "prebuilt_val_labels": s, "prebuilt_mean_file": s}, ["dataset_name"]))},
         f"{generic}.json": {"post": _op(
-            "New generic model(s): the classification model fields plus task_type (regression, multilabel)",
+            "New generic model(s): the classification model fields plus task_type (regression, multilabel, detection)",
             JOB_REF, errors=[400, 401, 429, 507],
             body=_form({"model_name": s, "dataset": s, "method": s, "framework": s, "custom_network": s,
-                        "task_type": {"type": "string", "enum": ["regression", "multilabel"]},
+                        "task_type": {"type": "string", "enum": ["regression", "multilabel", "detection"]},
                         "train_epochs": {"type": "integer"}, "learning_rate": s}, ["model_name", "dataset"]))},
         f"{generic}/infer_one.json": {"post": _op(
             "A generic model's outputs for one image, plus its task type's keys (values / labels) and its view's",

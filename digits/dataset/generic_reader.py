@@ -2,7 +2,9 @@
 
 The databases are the user's own, built by other tools: their keys need not be create_db's
 zero-padded indices, so records are paired by position in key order (as DIGITS did). Labels are
-float vectors (`float_data`) or byte vectors (raw `data`), read as float32.
+float vectors (`float_data`) or byte vectors (raw `data`), read as float32; a record with height 0 and
+nothing in it is an empty vector. A dataset of boxes (dataset.json "label_kind": "boxes",
+docs/detection.md §1) reads each label record as its n×5 rows [class_id, x1, y1, x2, y2], n may be 0.
 """
 import io
 import os
@@ -45,6 +47,8 @@ def label_shape(datum):
         return LabelShape("float", len(datum.float_data))
     if datum.data and not datum.encoded:
         return LabelShape("uint8", len(datum.data))
+    if datum.HasField("height") and datum.height == 0:   # zero rows, e.g. an image without boxes
+        return LabelShape("float", 0)
     raise DatumError("holds no label vector (neither float_data nor raw data)")
 
 
@@ -53,6 +57,15 @@ def label_vector(datum):
     if label_shape(datum).dtype == "float":
         return np.asarray(datum.float_data, dtype=np.float32)
     return np.frombuffer(datum.data, dtype=np.uint8).astype(np.float32)
+
+
+def label_boxes(datum):
+    """A boxes label record → float32 n×5 array (the record format is detection.boxes')."""
+    from digits.dataset.images.detection.boxes import from_datum
+    try:
+        return from_datum(datum)
+    except ValueError as exc:
+        raise DatumError(str(exc)) from None
 
 
 class _Records:
@@ -92,14 +105,16 @@ class _Records:
 
 
 class GenericLmdbDataset:
-    """(uint8 C×H×W RGB image, float32 label vector) for each record pair of two LMDBs.
+    """(uint8 C×H×W RGB image, float32 label vector — or n×5 boxes with boxes=True) for each record pair
+    of two LMDBs.
 
     A map-style dataset for torch's DataLoader (torch is imported by __getitem__ only), picklable
     into worker processes like reader.LmdbDataset.
     """
 
-    def __init__(self, features_db, labels_db):
+    def __init__(self, features_db, labels_db, boxes=False):
         self.features, self.labels = _Records(features_db), _Records(labels_db)
+        self.label_of = label_boxes if boxes else label_vector
         if len(self.features) != len(self.labels):
             raise ValueError(f'"{features_db}" has {len(self.features)} records but "{labels_db}" '
                              f"has {len(self.labels)}")
@@ -110,7 +125,7 @@ class GenericLmdbDataset:
     def read(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} records")
-        return datum_to_chw(self.features.get(index)), label_vector(self.labels.get(index))
+        return datum_to_chw(self.features.get(index)), self.label_of(self.labels.get(index))
 
     def __getitem__(self, index):
         import torch

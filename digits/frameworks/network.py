@@ -43,3 +43,4 @@ class Network:
     output_blob: Optional[str] = None
     warnings: list = field(default_factory=list)
     aux: list = field(default_factory=list)             # [(logits blob, loss_weight)] built for training
+    task_type: Optional[str] = None                     # the task type the source declares (TASK_TYPE), if any

@@ -1,7 +1,13 @@
 """Python (torch) network definitions: source text defining `build(input_shape, num_classes)` (or
 `network(...)`) that returns an nn.Module. Optional module-level settings: BATCH_SIZE, SCALE, CROP_SIZE, and
 a function loss(outputs, labels) -> scalar tensor that replaces the task type's loss in training (outputs:
-the module's N×K output in train mode; labels: N class ids, or N×L float targets for generic datasets)."""
+the module's N×K output in train mode; labels: N class ids, or N×L float targets for generic datasets).
+
+TASK_TYPE (digits.model.tasks; default: a network of scores, N×K) says what the network is for, and so
+how its build is checked — wherever it is built (training, the network checks, inference), without
+being told: TASK_TYPE = "detection" is a detection network (docs/detection.md §2), checked by an
+eval-mode forward returning N×D×6 and a train-mode forward(x, targets) returning a dict of losses. The
+training refuses a network whose TASK_TYPE is not the model's task type (Network.task_type)."""
 import linecache
 import traceback
 
@@ -78,8 +84,34 @@ def _leaf_layers(module, example):
     return list(infos.values()), output
 
 
+def _task_type(namespace):
+    from digits.model.tasks import TaskTypeError, get_task_type
+    declared = namespace.get("TASK_TYPE")
+    try:
+        return declared, get_task_type(declared)
+    except TaskTypeError as exc:
+        raise NetworkError(f"TASK_TYPE in the network source: {exc}") from None
+
+
+def _check_task(task, module, output, input_shape, num_classes, source):
+    """The built network against its task type: its eval-mode output, and its training forward."""
+    problem = task.check_output(output, num_classes)
+    if problem:
+        hint = task.name == "classification" and (isinstance(output, dict) or getattr(output, "ndim", 2) == 3)
+        raise NetworkError(problem + (' (a detection network says TASK_TYPE = "detection" in its source)'
+                                      if hint else ""))
+    try:
+        problem = task.check_training(module, tuple(input_shape), num_classes or 2)
+    except Exception as exc:
+        raise NetworkError(f"The network's training forward (module.train(), forward(x, targets)) raised "
+                           f"{type(exc).__name__}: {exc}\n{excerpt(exc, source)}") from None
+    if problem:
+        raise NetworkError(problem)
+
+
 def build_python(source, input_shape, num_classes):
     namespace = _execute(source)
+    declared, task = _task_type(namespace)
     factory = namespace.get("build") or namespace.get("network")
     if not callable(factory):
         raise NetworkError("The network source must define a function build(input_shape, num_classes) "
@@ -100,16 +132,12 @@ def build_python(source, input_shape, num_classes):
                            f"\n{excerpt(exc, source)}") from None
     finally:
         module.train(was_training)
-    if not isinstance(output, torch.Tensor):
-        raise NetworkError(f"The network returned {type(output).__name__}; forward() must return one tensor of "
-                           f"logits (N × number of classes)")
-    if num_classes and tuple(output.shape) != (2, num_classes):
-        raise NetworkError(f"The network output has shape {tuple(output.shape)} for 2 images of {shape_text}; "
-                           f"it must be (2, {num_classes}) — one score per class")
+    _check_task(task, module, output, input_shape, num_classes, source)
     loss_fn = namespace.get("loss")
     if loss_fn is not None and not callable(loss_fn):
         raise NetworkError("`loss` in the network source must be a function loss(outputs, labels) returning a "
                            "scalar tensor")
     return Network(module, "torch", tuple(input_shape), num_classes, scale=_setting(namespace, "SCALE", float),
                    default_batch_size=_setting(namespace, "BATCH_SIZE", int),
-                   crop_size=_setting(namespace, "CROP_SIZE", int), layers=layers, loss_fn=loss_fn)
+                   crop_size=_setting(namespace, "CROP_SIZE", int), layers=layers, loss_fn=loss_fn,
+                   task_type=declared)

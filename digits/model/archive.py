@@ -5,8 +5,13 @@ The archive holds everything needed to reproduce the server's predictions elsewh
     network.prototxt | network.py   the definition as the user gave it
     weights.pt                      state_dict of the snapshot (torch.load(weights_only=True))
     model.ts, model.onnx            TorchScript / ONNX exports: input "data" N×C×H×W float32
-                                    (preprocessed), output "logits" N×K (apply softmax)
-    labels.txt, preprocess.json     class names; resize mode, size, channels, mean mode, crop, scale
+                                    (preprocessed), output "logits" N×K (apply softmax) — a detection
+                                    model's "detections" N×D×6 [x1, y1, x2, y2, score, class_id]; an
+                                    export the network does not allow is left out, info.json "exports"
+                                    saying why (examples/object-detection/use_archive.py then builds the
+                                    network from its file and weights.pt)
+    labels.txt, preprocess.json     class names; resize mode, size, channels, mean mode, crop, scale (a
+                                    detection model's also its dataset's geometry and its postprocess)
     mean.binaryproto, mean.npy      the mean (Caffe's BlobProto; float32 C×H×W RGB for numpy), if used
     info.json                       job, kind, epoch, framework, input/output names and shapes, metrics
 Exports are made by the inference worker once per snapshot and cached in <model>/deploy/.
@@ -47,6 +52,7 @@ KEEP_EXPORTS = 2   # snapshots whose exports stay cached in deploy/ (each is ~1.
 DEPLOY_DIR = "deploy"
 EXPORTS = ("weights", "torchscript", "onnx")
 EXPORT_FILES = ("weights.pt", "model.ts", "model.onnx")
+OPTIONAL_EXPORTS = ("torchscript", "onnx")   # the weights alone still make a usable archive
 
 
 @blueprint.route("/models/<job_id>/download", methods=["GET", "POST"])
@@ -91,7 +97,8 @@ def deploy_files(job, spec, epoch):
         os.makedirs(job.path(DEPLOY_DIR), exist_ok=True)
         staging = job.path(DEPLOY_DIR, f".staging-{secrets.token_hex(4)}")
         try:
-            details = get_service().call("export", model=spec, out_dir=staging, formats=list(EXPORTS))["files"]
+            details = get_service().call("export", model=spec, out_dir=staging, formats=list(EXPORTS),
+                                         optional=list(OPTIONAL_EXPORTS))["files"]
             write_json(os.path.join(staging, "complete.json"), {"stamp": stamp, "exports": details})
             shutil.rmtree(folder, ignore_errors=True)
             os.replace(staging, folder)
@@ -127,7 +134,7 @@ def archive_members(job, epoch, folder):
     preprocess = read_json_or_empty(job.path(PREPROCESS_FILE))
     network_file = job.extra.get("network_file")
     members = [(network_file, job.path(network_file)), (PREPROCESS_FILE, job.path(PREPROCESS_FILE))]
-    members += [(name, os.path.join(folder, name)) for name in EXPORT_FILES]
+    members += [(name, os.path.join(folder, name)) for name in EXPORT_FILES if os.path.exists(os.path.join(folder, name))]
     labels = job.labels()
     members.append(("labels.txt", "".join(f"{label}\n" for label in labels).encode("utf-8")))
     mean_file = preprocess.get("mean_file") if uses_mean(preprocess) else None
@@ -143,15 +150,25 @@ def archive_members(job, epoch, folder):
             "input": {"name": "data", "shape": ["N", *_input_shape(preprocess)], "dtype": "float32",
                       "preprocessed": True},
             "task_type": task.name,
-            "output": dict({"name": "logits", "shape": ["N", preprocess.get("num_classes")]}, **task.meaning),
-            "files": {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx",
-                      "labels": "labels.txt", "preprocess": PREPROCESS_FILE, "mean": "mean.npy" if mean_file else None},
+            "output": dict(_output(preprocess), **task.meaning),
+            "files": dict({fmt: name if any(n == name for n, _ in members) else None
+                           for fmt, name in zip(EXPORTS, EXPORT_FILES)},
+                          labels="labels.txt", preprocess=PREPROCESS_FILE, mean="mean.npy" if mean_file else None),
             "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),
             "metrics": _metrics_at(job, epoch)}
     if made_from:
         info["made_from"] = made_from
     members.append(("info.json", finite_json.dumps(info, indent=2).encode("utf-8")))
     return members
+
+
+def _output(preprocess):
+    """The exports' output (names as digits.inference.export gives them)."""
+    postprocess = preprocess.get("postprocess")
+    if postprocess:
+        return {"name": "detections", "shape": ["N", postprocess.get("max_detections"), 6],
+                "rows": ["x1", "y1", "x2", "y2", "score", "class_id"]}
+    return {"name": "logits", "shape": ["N", preprocess.get("num_classes")]}
 
 
 def _input_shape(preprocess):

@@ -39,7 +39,10 @@ class Preprocess:
     """Preprocessing parameters (as stored in preprocess.json) plus the loaded mean."""
 
     def __init__(self, channels, height, width, num_classes, resize_mode=spec.DEFAULT_RESIZE_MODE,
-                 crop_size=None, mean=spec.NO_MEAN, mean_file=None, scale=1.0, whitening=False, mean_array=None):
+                 crop_size=None, mean=spec.NO_MEAN, mean_file=None, scale=1.0, whitening=False, mean_array=None,
+                 geometry=None, postprocess=None):
+        """geometry, postprocess: a detection model's (preprocess_spec): inference prepares its images with
+        the dataset's geometry instead of resize_mode, and its output is N×D×6 detections."""
         self.channels, self.height, self.width = int(channels), int(height), int(width)
         self.num_classes = int(num_classes)
         self.resize_mode = resize_mode
@@ -54,6 +57,8 @@ class Preprocess:
             raise PreprocessError(f"crop_size {self.crop_size} does not fit the {self.width}×{self.height} images")
         if not (math.isfinite(self.scale) and self.scale > 0):
             raise PreprocessError(f"scale must be a positive number, got {scale!r}")
+        self.geometry = None if geometry is None else spec.check_geometry(geometry)
+        self.postprocess = None if postprocess is None else spec.check_postprocess(postprocess)
         self._mean_tensor = None
         if self.mean != spec.NO_MEAN:
             if mean_array is None:
@@ -115,7 +120,9 @@ class Preprocess:
         return {"channels": self.channels, "height": self.height, "width": self.width,
                 "resize_mode": self.resize_mode, "crop_size": self.crop_size, "mean": self.mean,
                 "mean_file": self.mean_file if self.mean != spec.NO_MEAN else None, "scale": self.scale,
-                "whitening": self.whitening, "channel_order": spec.CHANNEL_ORDER, "num_classes": self.num_classes}
+                "whitening": self.whitening, "channel_order": spec.CHANNEL_ORDER, "num_classes": self.num_classes,
+                **{key: value for key, value in (("geometry", self.geometry), ("postprocess", self.postprocess))
+                   if value is not None}}
 
 
 def standardize(x):
@@ -143,10 +150,35 @@ def from_training(info, config, network, framework):
         mean_array = load_mean(mean_path)
     scale = getattr(network, "scale", None)
     augmentation = config.get("augmentation") or {}
+    boxes = info.get("label_kind") == "boxes"
     return Preprocess(channels, height, width, info["num_classes"],
                       resize_mode=info.get("resize_mode", spec.DEFAULT_RESIZE_MODE), crop_size=crop, mean=mean_mode, mean_file=os.path.basename(mean_name),
                       scale=default_scale(framework) if scale is None else scale,
-                      whitening=bool(augmentation.get("whitening")), mean_array=mean_array)
+                      whitening=bool(augmentation.get("whitening")), mean_array=mean_array,
+                      geometry=_dataset_geometry(info) if boxes else None,
+                      postprocess=network_postprocess(network) if boxes else None)
+
+
+def _dataset_geometry(info):
+    # an older detection dataset without one stored its images as they came (all one size)
+    return info.get("geometry") or {"pad": None, "resize": None, "channel_conversion": "none"}
+
+
+# postprocess key -> the nn.Module attributes a detection network may set it with (first found wins)
+POSTPROCESS_ATTRIBUTES = {"threshold": ("score_threshold", "threshold"), "nms_iou": ("nms_iou", "nms_threshold"),
+                          "max_detections": ("max_detections", "detections_per_img")}
+
+
+def network_postprocess(network):
+    """A detection network's "postprocess": its module's own settings where it has them (e.g. a
+    max_detections attribute), else the defaults (preprocess_spec.DEFAULT_POSTPROCESS)."""
+    module = getattr(network, "module", network)
+    found = {}
+    for key, names in POSTPROCESS_ATTRIBUTES.items():
+        value = next((getattr(module, n) for n in names if isinstance(getattr(module, n, None), (int, float))), None)
+        if value is not None:
+            found[key] = value
+    return spec.check_postprocess(found, lambda field: f"the network's {field} settings")
 
 
 def write_model_files(preprocess, model_dir, dataset_dir):
@@ -173,4 +205,4 @@ def load(model_dir):
                       crop_size=params.get("crop_size"), mean=params.get("mean", spec.NO_MEAN),
                       mean_file=params.get("mean_file"),
                       scale=params.get("scale", 1.0), whitening=params.get("whitening", False),
-                      mean_array=mean_array)
+                      mean_array=mean_array, geometry=params.get("geometry"), postprocess=params.get("postprocess"))

@@ -6,7 +6,18 @@ writes it (digits.model.preprocess applies it with torch) and inference reads it
 
     {"channels": 1 | 3, "height", "width", "resize_mode": RESIZE_MODES, "crop_size": int | null,
      "mean": MEAN_MODES, "mean_file": name in the model folder | null, "scale": number | null (an
-     upload's: the network's own), "whitening": bool, "channel_order": "RGB", "num_classes": int}
+     upload's: the network's own), "whitening": bool, "channel_order": "RGB", "num_classes": int,
+     "geometry": GEOMETRY (optional), "postprocess": POSTPROCESS (optional)}
+
+A detection model (docs/detection.md §4) also has
+    "geometry": {"pad": [H, W] | null, "resize": [H, W] | null, "channel_conversion": "RGB" | "L" | "none"}
+        copied from its dataset: how an original image became a stored one (padded right/bottom with
+        zeros to `pad`, an image larger than `pad` scaled down first keeping its aspect, then resized
+        bilinearly to `resize`); the stored size (resize, else pad) is height × width
+    "postprocess": {"threshold": 0.5, "nms_iou": 0.5, "max_detections": D}
+        the network's output: N×D×6 rows [x1, y1, x2, y2, score, class_id]; threshold is the score a
+        view starts showing boxes at
+A file without them is a model whose output is N×K scores.
 """
 import json
 import os
@@ -20,6 +31,9 @@ MEAN_MODES = ("none", "image", "pixel")
 NO_MEAN = "none"
 CHANNEL_ORDER = "RGB"
 MAX_SIDE = 8192
+CHANNEL_CONVERSIONS = ("RGB", "L", "none")
+DEFAULT_POSTPROCESS = {"threshold": 0.5, "nms_iou": 0.5, "max_detections": 100}
+MAX_DETECTIONS = 100000
 
 
 class PreprocessError(ValueError):
@@ -73,4 +87,55 @@ def check(params, named=str):
     if scale is not None and (not is_number(scale) or scale <= 0):
         raise PreprocessError(f"{named('scale')} must be a finite number > 0 (or none: the network's own), "
                               f"got {scale!r}")
+    if params.get("geometry") is not None:
+        checked["geometry"] = check_geometry(params["geometry"], named)
+        stored = checked["geometry"]["resize"] or checked["geometry"]["pad"]
+        if stored and stored != [checked["height"], checked["width"]]:
+            raise PreprocessError(f"{named('geometry')} makes {stored[1]}×{stored[0]} images but the model takes "
+                                  f"{checked['width']}×{checked['height']}")
+    if params.get("postprocess") is not None:
+        checked["postprocess"] = check_postprocess(params["postprocess"], named)
+    return checked
+
+
+def _side_pair(value, label):
+    """[H, W] of whole numbers in 1..MAX_SIDE, or None."""
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(is_number(v) and v == int(v) and 1 <= v <= MAX_SIDE for v in value)):
+        raise PreprocessError(f"{label} must be [height, width], whole numbers from 1 to {MAX_SIDE}, or null; "
+                              f"got {value!r}")
+    return [int(v) for v in value]
+
+
+def check_geometry(geometry, named=str):
+    """The "geometry" dict checked: {"pad", "resize", "channel_conversion"}; PreprocessError naming the field."""
+    label = named("geometry")
+    if not isinstance(geometry, dict):
+        raise PreprocessError(f"{label} must be an object with pad, resize and channel_conversion, got {geometry!r}")
+    conversion = geometry.get("channel_conversion", "none")
+    if conversion not in CHANNEL_CONVERSIONS:
+        raise PreprocessError(f"{label} channel_conversion must be one of {', '.join(CHANNEL_CONVERSIONS)}, "
+                              f"got {conversion!r}")
+    return {"pad": _side_pair(geometry.get("pad"), f"{label} pad"),
+            "resize": _side_pair(geometry.get("resize"), f"{label} resize"), "channel_conversion": conversion}
+
+
+def check_postprocess(postprocess, named=str):
+    """The "postprocess" dict checked, missing keys at their defaults; PreprocessError naming the field."""
+    label = named("postprocess")
+    if not isinstance(postprocess, dict):
+        raise PreprocessError(f"{label} must be an object with threshold, nms_iou and max_detections, "
+                              f"got {postprocess!r}")
+    checked = dict(DEFAULT_POSTPROCESS, **postprocess)
+    for key in ("threshold", "nms_iou"):
+        if not is_number(checked[key]) or not 0 <= checked[key] <= 1:
+            raise PreprocessError(f"{label} {key} must be a number from 0 to 1, got {checked[key]!r}")
+        checked[key] = float(checked[key])
+    count = checked["max_detections"]
+    if not is_number(count) or count != int(count) or not 1 <= count <= MAX_DETECTIONS:
+        raise PreprocessError(f"{label} max_detections must be a whole number from 1 to {MAX_DETECTIONS}, "
+                              f"got {count!r}")
+    checked["max_detections"] = int(count)
     return checked

@@ -8,6 +8,9 @@ inference answers — so that the trainer and the inference worker need no per-t
     multilabel      labels are L 0/1 flags; output N×L logits; sigmoid cross-entropy; loss and the
                     per-label precision/recall/F1 (macro-averaged as metrics, per label in the results);
                     inference: each label's probability and whether it is on (p ≥ 0.5)
+    detection       labels are n×5 boxes (digits.model.detection_task, docs/detection.md)
+
+The hooks every task type answers, and their defaults, are digits.model.task_base's.
 
 The network may declare its own loss, which then replaces the task type's: a Caffe prototxt's main loss
 layer (SoftmaxWithLoss with ignore_label/normalization, EuclideanLoss, SigmoidCrossEntropyLoss, L1Loss,
@@ -17,69 +20,9 @@ Importing this module loads no torch (the web process lists the task types); the
 inference methods import it when called.
 """
 
+from digits.model.task_base import TaskType, TaskTypeError, _torch, main_output  # noqa: F401  (this API)
+
 MULTILABEL_THRESHOLD = 0.5
-
-
-class TaskTypeError(ValueError):
-    """A network and a task type that cannot work together; the message says why."""
-
-
-def _torch():
-    import torch
-    import torch.nn.functional as F
-    return torch, F
-
-
-class TaskType:
-    name = ""
-    title = ""
-    metric_names = ()     # what evaluate() reports, in chart order
-    meaning = {}          # what an archive's info.json says of the outputs ("apply", "meaning")
-    default_view = "all-raw-data"   # the view extension (digits.extensions.view) its answers show in
-    count_index = 3       # where eval_sums keeps the number of images
-
-    def output_size(self, info):
-        """Scores the network must output per image, from the dataset's info."""
-        return int(info["num_classes"])
-
-    def default_loss(self, module, output, labels):
-        raise NotImplementedError
-
-    def loss(self, network, module, output, labels):
-        """The training loss of one batch: the network's own loss when it declares one."""
-        if getattr(network, "loss_fn", None) is not None:
-            return network.loss_fn(output, labels)
-        spec = getattr(network, "loss_spec", None)
-        if spec and not self.is_default_loss(spec):
-            return spec_loss(spec, _main(output), labels)
-        return self.default_loss(module, output, labels)
-
-    def is_default_loss(self, spec):
-        return False
-
-    def eval_sums(self, output, labels):
-        """1-D float64 tensor of sums over the batch; evaluate() adds them over batches and ranks."""
-        raise NotImplementedError
-
-    def sums_size(self, outputs):
-        """Length of eval_sums' tensor for a network with `outputs` scores (a rank may see no batch)."""
-        return 4
-
-    def summarize(self, sums):
-        raise NotImplementedError
-
-    def results(self, sums):
-        """Extra (non-chart) results of the last evaluation, e.g. per-label figures."""
-        return {}
-
-    def infer(self, outputs, labels=()):
-        """One JSON-ready answer per image from the N×K float64 outputs (numpy)."""
-        raise NotImplementedError
-
-
-def _main(output):
-    # torchvision's GoogLeNet/Inception return a named tuple in train mode
-    return output.logits if isinstance(output, tuple) and hasattr(output, "logits") else output
 
 
 class Classification(TaskType):
@@ -132,7 +75,7 @@ class VectorTask(TaskType):
         return spec["type"] == self.default_loss_type and spec["weight"] == 1.0
 
     def default_loss(self, module, output, labels):
-        return spec_loss({"type": self.default_loss_type, "weight": 1.0}, _main(output), labels)
+        return spec_loss({"type": self.default_loss_type, "weight": 1.0}, main_output(output), labels)
 
 
 class Regression(VectorTask):
@@ -254,7 +197,36 @@ def spec_loss(spec, output, labels):
     return value * float(spec.get("weight", 1.0))
 
 
-TASK_TYPES = {t.name: t for t in (Classification(), Regression(), MultiLabel())}
+def _all():
+    from digits.model.detection_task import Detection
+    return (Classification(), Regression(), MultiLabel(), Detection())
+
+
+TASK_TYPES = {t.name: t for t in _all()}
+
+
+def check_labels(task, info):
+    """The dataset's labels must be the kind the task type trains on (dataset.json "label_kind")."""
+    kind = info.get("label_kind")
+    if kind == task.label_kind:
+        return
+    if task.label_kind:
+        raise TaskTypeError(f'a {task.name} model trains on a dataset of {task.label_kind} (dataset.json '
+                            f'"label_kind": "{task.label_kind}"); this dataset\'s labels are {kind or "class ids or vectors"}')
+    fitting = [t.name for t in TASK_TYPES.values() if t.label_kind == kind]
+    raise TaskTypeError(f"this dataset's labels are {kind}: train it as {' or '.join(fitting) or 'another task type'}"
+                        f", not {task.name}")
+
+
+def check_declared(declared, task):
+    """A network saying what it is for (a Python network's TASK_TYPE) must be for the model's task type;
+    a task type with labels of its own kind (detection) needs a network that says so."""
+    if declared == task.name or (declared is None and task.label_kind is None):
+        return
+    if declared is None:
+        raise TaskTypeError(f'a {task.name} model needs a network made for it: a Python network whose source '
+                            f'says TASK_TYPE = "{task.name}"')
+    raise TaskTypeError(f'the network is a {declared} network (TASK_TYPE = "{declared}"); this model is {task.name}')
 
 
 def get_task_type(name):

@@ -22,7 +22,7 @@ from digits.model.lr_policy import make_scheduler
 from digits.model.solver import make_optimizer
 from digits.model.trainer_data import (ImageView, SeededTrainSampler, ShardSampler, TensorRecords, default_workers,
                                        make_loader)
-from digits.model.tasks import TaskTypeError, get_task_type
+from digits.model.tasks import TaskTypeError, check_labels, get_task_type
 from digits.model.trainer_setup import TrainingError
 
 REPORTS_PER_EPOCH = 10
@@ -43,6 +43,7 @@ class Trainer:
         self.nan_warned = False
         self.history = []   # every metric point sent, kept in snapshots for replay on resume
         self.eval_results = {}   # phase -> the task type's non-chart figures of its last evaluation
+        self.loss_parts = []     # names of the loss components the task type reports
 
     # ---- set-up -------------------------------------------------------------------------------
     def setup(self):
@@ -56,6 +57,7 @@ class Trainer:
             raise TrainingError("the dataset has no training images")
         try:
             self.task = get_task_type(cfg.get("task_type"))
+            check_labels(self.task, self.info)
             if self.info.get("kind") == "generic":   # no classes: the outputs are the label vector's
                 if self.task.name == "classification":
                     raise TaskTypeError("a generic dataset's labels are vectors: train it as regression or "
@@ -63,6 +65,9 @@ class Trainer:
                 self.info["num_classes"] = self.task.output_size(self.info)
         except TaskTypeError as exc:
             raise TrainingError(str(exc)) from None
+        problem = self.task.check_config(cfg)
+        if problem:
+            raise TrainingError(problem)
         self.resume_state = snapshot.load_latest(self.job_dir, warn=lambda m: rt.emit("warning", message=m))
         seed = self.resume_state.get("random_seed") if self.resume_state else cfg["random_seed"]
         if seed is None:
@@ -121,7 +126,8 @@ class Trainer:
             self.pre = prep.from_training(self.info, cfg, self.network, cfg["network"]["framework"])
         except ValueError as exc:
             raise TrainingError(str(exc)) from None
-        trainer_setup.check_fit(module, self.pre.output_shape, num_classes, source)
+        trainer_setup.check_task(self.network, self.task)
+        trainer_setup.check_fit(module, self.pre.output_shape, num_classes, source, self.task)
         for message in getattr(self.network, "warnings", None) or []:
             rt.emit("warning", message=message)
         if rt.is_main:
@@ -142,7 +148,7 @@ class Trainer:
         records = self._records(splits["train"], "train")
         self.train_sampler = SeededTrainSampler(len(records), self.seed, cfg["shuffle"], rt.rank, rt.world_size)
         self.train_loader = make_loader(ImageView(records, self.pre, augment if augment.active else None),
-                                        self.train_sampler, self.batch_size, workers, rt.cuda)
+                                        self.train_sampler, self.batch_size, workers, rt.cuda, collate=self.task.collate)
         self.eval_loaders = {}
         for phase in ("val", "test"):
             split = splits.get(phase) or {}
@@ -151,7 +157,7 @@ class Trainer:
                 records = self._records(split, phase)
                 self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
                                                        ShardSampler(len(records), rt.rank, rt.world_size),
-                                                       self.batch_size, workers, rt.cuda,
+                                                       self.batch_size, workers, rt.cuda, collate=self.task.collate,
                                                        persistent=phase == "val")  # test runs once
 
     def _records(self, split, phase):
@@ -162,7 +168,7 @@ class Trainer:
         if self.info.get("kind") != "generic":
             return LmdbDataset(db)
         from digits.dataset.generic_reader import GenericLmdbDataset
-        return TensorRecords(GenericLmdbDataset(db, split["labels_db"]))
+        return TensorRecords(GenericLmdbDataset(db, split["labels_db"], boxes=self.info.get("label_kind") == "boxes"))
 
     def _resume(self, state):
         epoch = int(state["epoch"])
@@ -232,6 +238,7 @@ class Trainer:
         n = self.batches_per_epoch
         report_every = max(1, self.steps_per_epoch // REPORTS_PER_EPOCH)
         running = torch.zeros(2, dtype=torch.float64, device=rt.device)  # loss sum, images
+        parts = None   # sums of the loss components the task type reports (detection), if any
         epoch_loss = torch.zeros(2, dtype=torch.float64, device=rt.device)
         steps, images, group_size, last_report = 0, 0, 1, None
         for i, (x, y) in enumerate(self.train_loader):
@@ -246,11 +253,15 @@ class Trainer:
             sync = self.model.no_sync() if rt.distributed and not last_in_group else contextlib.nullcontext()
             with sync:
                 with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
-                    loss = self.task.loss(self.network, self.module, self.model(x), y)
+                    loss, components = self.task.train_loss(self.model, self.network, self.module, x, y)
                 self.scaler.scale(loss / group_size).backward()
-            running[0] += loss.detach().double() * y.shape[0]
-            running[1] += y.shape[0]
-            images += y.shape[0]
+            running[0] += loss.detach().double() * x.shape[0]
+            running[1] += x.shape[0]
+            images += x.shape[0]
+            if components:
+                self.loss_parts = list(components)
+                values = torch.stack([v.detach().double() for v in components.values()]) * x.shape[0]
+                parts = values if parts is None else parts + values
             if not last_in_group:
                 continue
             self.scaler.step(self.optimizer)
@@ -260,17 +271,18 @@ class Trainer:
             self.scheduler.step()
             steps += 1
             if steps % report_every == 0 or i == n - 1:
-                last_report = self._report(epoch, (i + 1) / n, running, used_iteration)
+                last_report = self._report(epoch, (i + 1) / n, running, used_iteration, parts)
                 epoch_loss += running
                 running.zero_()
+                parts = None
             if "val" in self.eval_loaders and self.val_every and self.scheduler.last_epoch % self.val_every == 0:
                 self.validate(round(self.scheduler.last_epoch / self.steps_per_epoch, 6))
         epoch_loss = rt.all_sum(epoch_loss) if rt.distributed else epoch_loss
         return (float(epoch_loss[0] / epoch_loss[1]) if epoch_loss[1] else last_report), images
 
-    def _report(self, epoch, fraction, running, iteration):
+    def _report(self, epoch, fraction, running, iteration, parts=None):
         rt = self.rt
-        totals = rt.all_sum(running.clone()).tolist()
+        totals = rt.all_sum(running.clone() if parts is None else torch.cat([running, parts])).tolist()
         loss = totals[0] / totals[1] if totals[1] else float("nan")
         point = round(epoch - 1 + fraction, 6)
         lr = float(self.config["learning_rate"]) * self.lr_factor(iteration)
@@ -280,6 +292,8 @@ class Trainer:
                                        f"({lr:g}) is probably too high")
         rt.emit("progress", value=point / self.config["train_epochs"], epoch=point)
         self.metric("train", "loss", point, loss)
+        for name, value in zip(self.loss_parts, totals[2:]):
+            self.metric("train", f"loss_{name}", point, value / totals[1] if totals[1] else float("nan"))
         self.metric("train", "learning_rate", point, lr)
         return loss
 
@@ -295,7 +309,7 @@ class Trainer:
         rt = self.rt
         self.model.eval()
         rt.sync_buffers(self.module)
-        sums = torch.zeros(self.task.sums_size(int(self.info["num_classes"])), dtype=torch.float64, device=rt.device)
+        evaluator = self.task.evaluator(int(self.info["num_classes"]), rt)
         for x, y in self.eval_loaders[phase]:
             x = x.to(rt.device, non_blocking=True)
             if rt.cuda:
@@ -303,13 +317,12 @@ class Trainer:
             y = y.to(rt.device, non_blocking=True)
             with torch.autocast(rt.device.type, dtype=torch.float16, enabled=rt.amp):
                 out = self.module(x)  # the bare module: DDP's forward would try to sync buffers
-            sums += self.task.eval_sums(out.float(), y)
+            evaluator.update(out, y)
         self.model.train()
-        totals = rt.all_sum(sums).tolist()
-        if not totals[self.task.count_index]:
-            return {}
-        self.eval_results[phase] = self.task.results(totals)
-        return self.task.summarize(totals)
+        metrics, results = evaluator.compute()
+        if metrics:
+            self.eval_results[phase] = results
+        return metrics
 
     def save_snapshot(self, epoch):
         rt = self.rt

@@ -109,8 +109,9 @@ def default_workers(on_cuda, world_size):
     return 0 if share <= 4 else min(4, share // 4)
 
 
-def make_loader(view, sampler, batch_size, workers, pin_memory, persistent=True):
-    return DataLoader(view, batch_size=batch_size, sampler=sampler, num_workers=workers,
+def make_loader(view, sampler, batch_size, workers, pin_memory, persistent=True, collate=None):
+    """collate: the task type's collate_fn (TaskType.collate; None: torch's default)."""
+    return DataLoader(view, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate,
                       pin_memory=pin_memory, drop_last=False, persistent_workers=persistent and workers > 0,
                       prefetch_factor=4 if workers > 0 else None,
                       # a private generator: the loader must not draw from the global torch RNG,

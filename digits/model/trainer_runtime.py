@@ -79,6 +79,14 @@ class Runtime:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
 
+    def gather_objects(self, value):
+        """[value of rank 0, value of rank 1, ...] on every rank (picklable values; [value] alone)."""
+        if not self.distributed:
+            return [value]
+        gathered = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return gathered
+
     def broadcast_int(self, value):
         if not self.distributed:
             return value

@@ -81,8 +81,17 @@ def build(config, source, input_shape, num_classes):
     return network, module
 
 
-def check_fit(module, input_shape, num_classes, source=None):
-    """Runs a 2-image batch through the network so a misfit fails before training starts."""
+def check_task(network, task):
+    from digits.model.tasks import TaskTypeError, check_declared
+    try:
+        check_declared(getattr(network, "task_type", None), task)
+    except TaskTypeError as exc:
+        raise TrainingError(str(exc)) from None
+
+
+def check_fit(module, input_shape, num_classes, source=None, task=None):
+    """Runs a 2-image batch through the network so a misfit fails before training starts; its output
+    must be what the task type (default: classification) wants."""
     was_training = module.training
     module.eval()
     entered = []  # names of the modules whose forward is running: the last one is where it failed
@@ -110,10 +119,12 @@ def check_fit(module, input_shape, num_classes, source=None):
         for hook in hooks:
             hook.remove()
         module.train(was_training)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise TrainingError(f"The network's output has shape {shape} for 2 images; it must be (2, {num_classes}) "
-                            f"— one score per class")
+    if task is None:
+        from digits.model.tasks import get_task_type
+        task = get_task_type("classification")
+    problem = task.check_output(out, num_classes)
+    if problem:
+        raise TrainingError(problem)
 
 
 def transfer_pretrained(module, path):

@@ -1,14 +1,19 @@
-"""The standard networks offered on the new-model page, for each framework.
+"""The standard networks offered on the new-model pages, for each framework and task type.
 
-    standard_network(name, framework) -> source text, from the framework's engine (registry:
-        Framework.standard_network): prototxt for "caffe", Python for "torch"
-    STANDARD_NETWORKS: StandardNetwork(name, title, image_size (H, W) hint, description) in display order
+    standard_network(name, framework, task_type="classification") -> source text, from the framework's
+        engine (registry: Framework.standard_network): prototxt for "caffe", Python for "torch";
+        task_type None: a network of any task type
+    STANDARD_NETWORKS: StandardNetwork(name, title, image_size (H, W) hint, description, task_type) of
+        classification, in display order (the classification page's list)
+    DETECTION_NETWORKS: the same for object detection (PyTorch only; the generic page offers them)
+    networks_for(task_type) -> [StandardNetwork]
 """
 from collections import namedtuple
 
 from digits.frameworks.registry import get_framework
 
-StandardNetwork = namedtuple("StandardNetwork", "name title image_size description")
+StandardNetwork = namedtuple("StandardNetwork", "name title image_size description task_type",
+                             defaults=("classification",))
 
 STANDARD_NETWORKS = [
     StandardNetwork("lenet", "LeNet", (28, 28), "Original LeNet, for 28×28 grayscale images such as MNIST"),
@@ -20,11 +25,27 @@ STANDARD_NETWORKS = [
 ]
 NAMES = tuple(n.name for n in STANDARD_NETWORKS)
 
+DETECTION_NETWORKS = [
+    StandardNetwork("detectnet", "DetectNet", (384, 1248), "DIGITS' DetectNet: GoogLeNet, coverage and bbox grids "
+                    "of stride 16, NMS; for KITTI-like 1248×384 images", "detection"),
+    StandardNetwork("detectnet_small", "DetectNet (small)", (64, 64), "DetectNet's heads on a small backbone "
+                    "(stride 8), trainable from scratch on a CPU for small images", "detection"),
+    StandardNetwork("fasterrcnn_mobilenet", "Faster R-CNN (MobileNet-V3)", (320, 320), "torchvision's Faster "
+                    "R-CNN with a MobileNet-V3-Large FPN backbone; can start from a local weights file", "detection"),
+]
 
-def standard_network(name, framework):
-    """Source text of a standard network; ValueError for an unknown name or framework."""
-    if name not in NAMES:
-        raise ValueError(f'unknown standard network "{name}" (known: {", ".join(NAMES)})')
+
+def networks_for(task_type):
+    return [n for n in STANDARD_NETWORKS + DETECTION_NETWORKS if task_type is None or n.task_type == task_type]
+
+
+def standard_network(name, framework, task_type="classification"):
+    """Source text of a standard network of the task type (None: any); ValueError for an unknown name or
+    framework."""
+    names = [n.name for n in networks_for(task_type)]
+    if name not in names:
+        known = f'known: {", ".join(names)}' if names else f"{task_type} has none: write your own network"
+        raise ValueError(f'unknown standard network "{name}" ({known})')
     text = get_framework(framework, aliases=False).standard_network(name)
     if text is None:
         raise ValueError(f'framework "{framework}" has no standard network "{name}"')

@@ -18,6 +18,15 @@
   [policy, method, solver, hsv].forEach(el => { if (el) el.addEventListener("change", refresh); });
   refresh();
 
+  // A generic model of task type detection starts from a standard detection network (all PyTorch).
+  const taskType = $("task_type");
+  if (taskType) taskType.addEventListener("change", () => {
+    if (taskType.value !== "detection") return;
+    method.value = "standard";
+    $("framework").value = "torch";
+    refresh();
+  });
+
   document.querySelectorAll(".pick-previous").forEach(a => a.addEventListener("click", e => {
     e.preventDefault();
     $("previous_networks").value = a.dataset.id;

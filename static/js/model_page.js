@@ -17,6 +17,9 @@
     multilabel: {title: "%", min: 0, max: 100, series: {
       "val/precision": {label: "precision (val) %", color: "#ff7f0e"}, "val/recall": {label: "recall (val) %", color: "#d62728"},
       "val/f1": {label: "F1 (val) %", color: "#8c564b"}}},
+    detection: {title: "%", min: 0, max: 100, series: {
+      "val/mAP": {label: "mAP@0.5 (val) %", color: "#ff7f0e"}, "val/precision": {label: "precision (val) %", color: "#d62728"},
+      "val/recall": {label: "recall (val) %", color: "#8c564b"}}},
   };
   const taskAxis = TASK_AXES[document.getElementById("job-page").dataset.taskType] || TASK_AXES.classification;
   const SERIES = {
@@ -24,12 +27,28 @@
     "val/loss": {label: "loss (val)", color: "#2ca02c", axis: "y"},
   };
   Object.entries(taskAxis.series).forEach(([key, s]) => { SERIES[key] = Object.assign({axis: "y1"}, s); });
+  // A task type may report its training loss in components (detection: train/loss_coverage, ...) and a
+  // metric per class (detection: val/AP_<class id>): each gets a dashed line, on the loss axis or the
+  // task's, also when it first appears during training.
+  const PART_COLORS = ["#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#9edae5"];
+  const CLASS_NAMES = JSON.parse(document.getElementById("job-page").dataset.labels || "[]");
+  const isLossPart = key => key.startsWith("train/loss_") || key.startsWith("val/AP_");
+  let parts = 0;
+  const partSeries = key => {
+    const perClass = key.startsWith("val/AP_");
+    const id = key.slice("val/AP_".length);
+    return {label: perClass ? `AP ${CLASS_NAMES[id] || "class " + id} (val) %`
+                            : `${key.slice("train/loss_".length).replace(/_/g, " ")} loss (train)`,
+            color: PART_COLORS[parts++ % PART_COLORS.length], axis: perClass ? "y1" : "y", dash: perClass ? [2, 3] : [6, 3]};
+  };
+  Object.keys(metrics).filter(isLossPart).sort().forEach(key => { SERIES[key] = partSeries(key); });
   const toPoints = key => (metrics[key] || []).map(p => ({x: p[0], y: p[1]}));
+  const chartDataset = (key, s) => ({
+    key, label: s.label, data: toPoints(key), borderColor: s.color, backgroundColor: s.color, borderDash: s.dash || [],
+    yAxisID: s.axis, pointRadius: key.startsWith("val") ? 3 : 0, borderWidth: 2});
   const combined = new Chart(document.getElementById("combined-chart"), {
     type: "line",
-    data: {datasets: Object.entries(SERIES).map(([key, s]) => ({
-      key, label: s.label, data: toPoints(key), borderColor: s.color, backgroundColor: s.color,
-      yAxisID: s.axis, pointRadius: key.startsWith("val") ? 3 : 0, borderWidth: 2}))},
+    data: {datasets: Object.entries(SERIES).map(([key, s]) => chartDataset(key, s))},
     options: {animation: false, maintainAspectRatio: false, parsing: false,
       scales: {x: {type: "linear", title: {display: true, text: "epoch"}},
                y: {title: {display: true, text: "loss"}, beginAtZero: true},
@@ -45,7 +64,11 @@
   });
 
   function addPoint(key, epoch, value) {
-    const ds = [combined, lrChart].flatMap(c => c.data.datasets).find(d => d.key === key);
+    let ds = [combined, lrChart].flatMap(c => c.data.datasets).find(d => d.key === key);
+    if (!ds && isLossPart(key)) {
+      ds = chartDataset(key, partSeries(key));
+      combined.data.datasets.push(ds);
+    }
     if (!ds || epoch == null) return;
     const existing = ds.data.findIndex(p => p.x === epoch);
     if (existing >= 0) ds.data[existing].y = value; else ds.data.push({x: epoch, y: value});

@@ -130,15 +130,16 @@ def _network_field(form):
             "pretrained": form.pretrained_networks}.get(form.method.data, form.standard_networks)
 
 
-def _network_source(form):
-    """(framework, network text, id of the job the weights come from, weights file) for the method."""
+def _network_source(form, task_type="classification"):
+    """(framework, network text, id of the job the weights come from, weights file) for the method; a
+    standard network is one of the task type's (None: any task type's)."""
     from digits.networks import standard_network
     method, framework = form.method.data, form.framework.data
     if method == "standard":
         try:
-            return framework, standard_network(form.standard_networks.data, framework), None, None
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"unknown standard network {form.standard_networks.data!r}") from exc
+            return framework, standard_network(form.standard_networks.data, framework, task_type), None, None
+        except (KeyError, ValueError) as exc:   # the message says which names the task type has
+            raise ValueError(str(exc)) from exc
     if method == "custom":
         return framework, form.custom_network.data, None, None
     if method == "previous":
@@ -257,7 +258,7 @@ def visualize_network():
     if "method" not in request.form and (form.custom_network.data or "").strip():
         form.method.data = "custom"   # DIGITS' Visualize posts only framework + custom_network
     try:
-        framework, text, _, _ = _network_source(form)
+        framework, text, _, _ = _network_source(form, task_type=None)   # draws any task type's network
         _refuse_python_network(framework, form)
     except ValueError as exc:
         return json_error(str(exc), 400)
@@ -299,6 +300,6 @@ def network_text(name):
     from digits.networks import standard_network
     framework = request.args.get("framework", registry.DEFAULT)
     try:
-        return jsonify({"name": name, "framework": framework, "text": standard_network(name, framework)})
+        return jsonify({"name": name, "framework": framework, "text": standard_network(name, framework, task_type=None)})
     except (KeyError, ValueError):
         return json_error(f"no standard network {name!r} for framework {framework!r}", 404)

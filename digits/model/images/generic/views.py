@@ -1,8 +1,10 @@
-"""Generic models (DIGITS' "Other" models): a network trained on a generic dataset's label vectors,
-its task type (regression, multi-label) saying what the outputs mean, and inference that answers the
+"""Generic models (DIGITS' "Other" models): a network trained on a generic dataset's labels, its task
+type (regression, multi-label, detection) saying what the outputs mean, and inference that answers the
 raw outputs plus the task type's keys:
 
     POST /models/images/generic[.json]             same solver/network fields as classification + task_type
+                                                   (method "standard": the task type's standard networks,
+                                                   PyTorch unless framework says otherwise)
     POST /models/images/generic/infer_one[.json]   {"outputs": {blob: [values]}, "values" | "labels": ...}
     POST /models/images/generic/infer_many[.json]  {"outputs": {path: {blob: [values]}}, "results": {path: ...}}
     POST /models/images/generic/infer_db[.json]    the same keyed by record key, for an LMDB on the server
@@ -48,10 +50,22 @@ def _generic_datasets(extension_id=None):
 
 
 def _form(formdata=None):
+    from digits.networks import DETECTION_NETWORKS
     form = classification._make_form(formdata=formdata, form_cls=GenericModelForm, datasets=_generic_datasets())
+    # only detection has standard networks here; regression and multi-label bring their own
+    form.standard_networks.choices = [(n.name, n.title) for n in DETECTION_NETWORKS]
     if formdata is None:
-        form.method.data = "custom"   # generic datasets have no standard networks
+        form.method.data = "custom"
+        form.standard_networks.data = DETECTION_NETWORKS[0].name
     return form
+
+
+def _network_source(form):
+    """classification's _network_source, but a standard network is the task type's (and PyTorch's when
+    no framework is posted: the standard networks of these task types are Python)."""
+    if form.method.data == "standard" and "framework" not in request.form:
+        form.framework.data = "torch"
+    return classification._network_source(form, task_type=form.task_type.data)
 
 
 def _page(form, code=200):
@@ -95,7 +109,7 @@ def create():
             return _failed(form)
         form.use_mean.data = "none"
     try:
-        framework, text, source_id, pretrained = classification._network_source(form)
+        framework, text, source_id, pretrained = _network_source(form)
         classification._refuse_python_network(framework, form)
         _check_network(framework, text, dataset, form.task_type.data)
     except FieldError as exc:
@@ -122,16 +136,25 @@ def _check_network(framework, text, dataset, task_type):
         return
     from digits.dataset.reader import read_dataset_info
     from digits.frameworks.registry import get_framework
-    from digits.model.tasks import TaskTypeError, get_task_type
+    from digits.model.tasks import TaskTypeError, check_declared, check_labels, get_task_type
     try:
         info = read_dataset_info(dataset.dir)
         height, width, channels = info["image_dims"]
-        outputs = get_task_type(task_type).output_size(info)
+        task = get_task_type(task_type)
     except (OSError, KeyError, ValueError, TaskTypeError) as exc:
         raise ValueError(f"could not check the network against the dataset: {exc}") from None
     try:
+        check_labels(task, info)
+        outputs = task.output_size(info)
+    except TaskTypeError as exc:
+        raise FieldError("task_type", str(exc)) from None
+    try:
         built = classification._build_in_worker(framework, text, (channels, height, width), outputs)
     except InferenceError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        check_declared(built.get("task_type"), task)
+    except TaskTypeError as exc:
         raise ValueError(str(exc)) from None
     if get_framework(framework).loss_required and not built.get("loss"):
         raise ValueError("the network has no loss layer: add one whose bottoms are the output and \"label\" "
@@ -156,8 +179,9 @@ def _view(job):
 
 
 def _infer(job, spec, view, op="infer", **request_fields):
+    # threshold: the lowest score of a detection answered (detection models; the worker checks it)
     return get_service().call(op, model=spec, task_type=job.task_type, input_images=view.wants_input_image,
-                              **request_fields)
+                              threshold=request.values.get("threshold"), **request_fields)
 
 
 def _contexts(job, reply):
