@@ -1,12 +1,17 @@
 """Deploy files of a loaded model: weights.pt (state_dict), model.ts (TorchScript), model.onnx.
 
 Exports run on a CPU copy of the network, in eval mode, for an input batch of any size named
-"data" (N×C×H×W float32, already preprocessed) with output "logits" (N×K; apply softmax).
-Each export is checked against the PyTorch module on a sample batch before it is kept.
+"data" (N×C×H×W float32, already preprocessed) with output "logits" (N×K; apply softmax) — a detection
+model's (preprocess.json "postprocess") is "detections" (N×D×6 rows [x1, y1, x2, y2, score, class_id]).
+Each export is checked against the PyTorch module on a sample batch before it is kept (one that answers a
+single image only, as a traced per-image loop does, is kept with "batch_size": 1). An export asked
+for as optional that fails (ONNX of a network whose NMS the exporters cannot express) is answered
+{"error": why} and its file is not written.
 """
 import contextlib
 import io
 import os
+import re
 import warnings
 
 import torch
@@ -14,11 +19,15 @@ import torch
 from digits.inference.errors import ModelError
 
 FILES = {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx"}
-INPUT_NAME, OUTPUT_NAME = "data", "logits"
+INPUT_NAME, OUTPUT_NAME, DETECTIONS_NAME = "data", "logits", "detections"
 TOLERANCE = 1e-4
 
 
-def export(loaded, out_dir, formats=("weights", "torchscript", "onnx")):
+def output_name(pre):
+    return OUTPUT_NAME if pre.postprocess is None else DETECTIONS_NAME
+
+
+def export(loaded, out_dir, formats=("weights", "torchscript", "onnx"), optional=()):
     """Writes the requested files into out_dir (atomically each); returns {format: details}."""
     unknown = [f for f in formats if f not in FILES]
     if unknown:
@@ -36,8 +45,13 @@ def export(loaded, out_dir, formats=("weights", "torchscript", "onnx")):
             path = os.path.join(out_dir, FILES[fmt])
             tmp = f"{path}.tmp-{os.getpid()}"
             try:
-                done[fmt] = dict(_EXPORTERS[fmt](module, sample, expected, tmp), file=FILES[fmt])
+                done[fmt] = dict(_EXPORTERS[fmt](module, sample, expected, tmp, output_name(loaded.pre)),
+                                 file=FILES[fmt])
                 os.replace(tmp, path)
+            except ModelError as exc:
+                if fmt not in optional:
+                    raise
+                done[fmt] = {"error": str(exc)}
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
@@ -46,12 +60,12 @@ def export(loaded, out_dir, formats=("weights", "torchscript", "onnx")):
         module.to(module_device)
 
 
-def _weights(module, sample, expected, path):
+def _weights(module, sample, expected, path, output):
     torch.save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, path)
     return {}
 
 
-def _torchscript(module, sample, expected, path):
+def _torchscript(module, sample, expected, path, output):
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # trace is "deprecated" in favour of torch.export, still supported
         try:
@@ -61,11 +75,10 @@ def _torchscript(module, sample, expected, path):
     traced.save(path)
     loaded = torch.jit.load(path, map_location="cpu")
     with torch.no_grad():
-        _check("TorchScript", loaded(sample), expected)
-    return {}
+        return _verified("TorchScript", loaded, sample, expected)
 
 
-def _onnx(module, sample, expected, path):
+def _onnx(module, sample, expected, path, output):
     """The torch.export-based exporter first; the TorchScript-based one when that cannot trace the net."""
     errors = []
     for dynamo in (True, False):
@@ -74,26 +87,47 @@ def _onnx(module, sample, expected, path):
                 warnings.simplefilter("ignore")
                 if dynamo:
                     torch.onnx.export(module, (sample[:1],), path, input_names=[INPUT_NAME],
-                                      output_names=[OUTPUT_NAME], dynamo=True, verbose=False,
+                                      output_names=[output], dynamo=True, verbose=False,
                                       external_data=False,   # one self-contained file in the archive
                                       dynamic_shapes=({0: torch.export.Dim("batch")},))
                 else:
                     torch.onnx.export(module, (sample[:1],), path, input_names=[INPUT_NAME],
-                                      output_names=[OUTPUT_NAME], dynamo=False,
-                                      dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
-            got = _run_onnx(path, sample)
-            _check("ONNX", torch.from_numpy(got), expected)
-            return {"exporter": "dynamo" if dynamo else "torchscript"}
+                                      output_names=[output], dynamo=False,
+                                      dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}})
+            details = _verified("ONNX", lambda batch: torch.from_numpy(_run_onnx(path, batch)), sample, expected)
+            return dict(details, exporter="dynamo" if dynamo else "torchscript")
         except Exception as exc:  # noqa: BLE001 - try the other exporter, report both if both fail
-            errors.append(f"{'torch.export' if dynamo else 'TorchScript'}-based exporter: {type(exc).__name__}: "
-                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+            errors.append(f"{'torch.export' if dynamo else 'TorchScript'}-based exporter: {_first_line(exc)}")
     raise ModelError("ONNX export failed — " + " | ".join(errors), status=500)
+
+
+def _first_line(exc):
+    """"Type: first line of the message", without the terminal colours torch.export's messages carry."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _run_onnx(path, batch):
     import onnxruntime
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: batch.numpy()})[0]
+
+
+def _verified(what, run, sample, expected):
+    """{} when the export answers the sample batch as the network does; {"batch_size": 1} when it does so
+    for one image only (a network that loops over its images, as detectors do, traces for the batch it
+    saw); else ModelError saying how it differs."""
+    try:
+        _check(what, run(sample), expected)
+        return {}
+    except Exception as exc:  # noqa: BLE001 - a traced loop fails on another batch size in many ways
+        failure = exc if isinstance(exc, ModelError) else ModelError(
+            f"{what} export does not run on a batch of {len(sample)}: {_first_line(exc)}", status=500)
+    try:
+        _check(what, run(sample[:1]), expected[:1])
+    except Exception:  # noqa: BLE001 - the whole batch's failure says more
+        raise failure from None
+    return {"batch_size": 1}
 
 
 def _check(what, got, expected):

@@ -8,6 +8,7 @@ import numpy as np
 import PIL.Image
 import torch
 
+from digits.inference.detections import Prepared, prepare
 from digits.inference.errors import ImageError
 from digits.utils.image import LoadImageError, decode_image_bytes, hwc_to_chw, load_image, resize_image
 
@@ -23,7 +24,26 @@ def load_resized(source, pre):
     source: a file path, or an upload {"name": its name, "data": base64 file bytes (small uploads travel
     inline) or "path": where the server saved it} — errors name the upload, not the saved file.
     """
-    name = source.get("name", "upload") if isinstance(source, dict) else source
+    return _decoded(source, lambda image: resize_image(image, pre.height, pre.width, pre.channels,
+                                                       pre.resize_mode, rng=np.random.default_rng(NOISE_SEED)))
+
+
+def load_input(source, pre):
+    """detections.Prepared of an image (load_resized's source): for a model with a geometry, prepared as its
+    dataset stored images, with the transform back to the original; else load_resized's array."""
+    if pre.geometry is None:
+        arr = load_resized(source, pre)
+        return Prepared(arr, None, arr)
+    return _decoded(source, lambda image: prepare(image, pre, f'"{_name(source)}"'))
+
+
+def _name(source):
+    return source.get("name", "upload") if isinstance(source, dict) else source
+
+
+def _decoded(source, then):
+    """then(PIL image of the source); every failure an ImageError naming the source."""
+    name = _name(source)
     try:
         if isinstance(source, dict):
             try:
@@ -37,8 +57,7 @@ def load_resized(source, pre):
                 raise LoadImageError(f'"{name}": {getattr(exc, "strerror", None) or exc}') from None
         else:
             image = load_image(source)
-        return resize_image(image, pre.height, pre.width, pre.channels, pre.resize_mode,
-                            rng=np.random.default_rng(NOISE_SEED))
+        return then(image)
     except LoadImageError as exc:
         raise ImageError(str(exc)) from None
     except (ValueError, OSError, KeyError, TypeError) as exc:

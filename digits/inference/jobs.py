@@ -56,6 +56,6 @@ def model_spec(job, epoch=None):
         raise InferenceError(f"model {job.name!r} has no snapshot for epoch {epoch:g} (snapshots: "
                              f"{', '.join(f'{e:g}' for e in epochs)})", 400, "BadRequest")
     spec = {"dir": job.dir, "framework": job.extra.get("framework"),
-            "network_file": job.extra.get("network_file"), "weights": job.snapshot_path(epoch)}
+            "network_file": job.extra.get("network_file"), "weights": job.snapshot_path(epoch), "labels": job.labels()}
     return spec, epoch
 

@@ -4,7 +4,8 @@ A model spec (sent by the server) names what to load:
     {"dir": model folder holding the network file and preprocess.json (+ mean copy),
      "framework": an engine's name (digits.frameworks.registry: "caffe", "torch", plugins),
      "network_file": that engine's network_file ("network.prototxt", "network.py"),
-     "weights": a snapshot_epoch_<N>.pt or a bare state_dict .pt}
+     "weights": a snapshot_epoch_<N>.pt or a bare state_dict .pt,
+     "labels": the class names, which the task type's answers name (optional)}
 The network is built for the preprocessed input shape, exactly like the training tool built it,
 and the weights are read with torch.load(weights_only=True) and must fit it completely.
 """
@@ -75,11 +76,18 @@ class LoadedModel:
 
     @torch.no_grad()
     def outputs(self, batch):
-        """float32 N×C×H×W (preprocessed) → the network's outputs N×K on the CPU (float64)."""
+        """float32 N×C×H×W (preprocessed) → the network's outputs on the CPU (float64): N×K scores, or for
+        a detection model (preprocess.json "postprocess") N×D×6 rows [x1, y1, x2, y2, score, class_id]."""
         out = self.module(batch.to(self.device))
-        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != self.num_classes:
+        if self.pre.postprocess is not None:
+            fits, expected = isinstance(out, torch.Tensor) and out.dim() == 3 and out.shape[2] == 6, \
+                "N × D × 6 detections [x1, y1, x2, y2, score, class_id]"
+        else:
+            fits = isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] == self.num_classes
+            expected = f"N × {self.num_classes} outputs"
+        if not fits:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ModelError(f"the network returned {shape}; expected N × {self.num_classes} outputs")
+            raise ModelError(f"the network returned {shape}; expected {expected}")
         return out.double().cpu()
 
     def probabilities(self, batch):

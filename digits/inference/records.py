@@ -6,6 +6,7 @@ import lmdb
 import numpy as np
 
 from digits.dataset.datum import DatumError, datum_to_array, parse_datum
+from digits.inference.detections import Prepared, prepare, record_geometry
 from digits.inference.errors import ImageError, InferenceError
 from digits.utils.image import resize_image
 from digits.utils.lmdb_io import readonly_env
@@ -56,6 +57,26 @@ def record_chunks(db_dir, limit=None, size=128):
 def record_array(record, pre):
     """uint8 H×W or H×W×3 RGB of one (key, bytes) record at the model's size; ImageError naming the key."""
     from digits.inference.images import NOISE_SEED   # the worker's module (it loads torch): the same noise
+    key, arr = _stored(record, pre)
+    try:
+        return resize_image(arr, pre.height, pre.width, pre.channels, pre.resize_mode,
+                            rng=np.random.default_rng(NOISE_SEED))
+    except ValueError as exc:
+        raise ImageError(f"record {key}: {exc}") from None
+
+
+def record_input(record, pre):
+    """detections.Prepared of one record: for a model with a geometry, the record is an image its dataset
+    already padded and resized, so the answer's boxes are in the record's pixels (see detections.py)."""
+    if pre.geometry is None:
+        arr = record_array(record, pre)
+        return Prepared(arr, None, arr)
+    key, arr = _stored(record, pre)
+    return prepare(arr, pre, f"record {key}", geometry=record_geometry(pre))
+
+
+def _stored(record, pre):
+    """(key, uint8 array as stored) of a (key, bytes) record with the model's channels; ImageError naming the key."""
     key, value = record
     try:
         arr = datum_to_array(parse_datum(value))
@@ -65,8 +86,4 @@ def record_array(record, pre):
     if channels != pre.channels:
         raise ImageError(f"record {key} has {channels} channel{'s' if channels != 1 else ''}; the model "
                          f"takes {pre.channels}")
-    try:
-        return resize_image(arr, pre.height, pre.width, pre.channels, pre.resize_mode,
-                            rng=np.random.default_rng(NOISE_SEED))
-    except ValueError as exc:
-        raise ImageError(f"record {key}: {exc}") from None
+    return key, arr

@@ -23,8 +23,8 @@ def _chunks(items, size):
 
 
 def _prepared(model, paths, load=None):
-    """[(index, resized array)] and [(index, error message)] for a list of image paths (or of what
-    `load(item, pre)` reads: database records)."""
+    """[(index, what load(item, pre) makes of it: by default the resized array)] and [(index, error
+    message)] for a list of image paths (or of what `load` reads: database records)."""
     from digits.inference.images import load_resized
     load = load or load_resized
     ok, failed = [], []
@@ -74,29 +74,42 @@ def op_classify(cache, req):
 
 def _infer_chunks(model, req, chunks, load=None):
     """A generic model's answer per item of an iterable of item lists: {"outputs": {blob: values}, ...the
-    task type's keys} (with "input_image", the network-sized input as a PNG, when asked), or {"error"}."""
+    task type's keys} (with "input_image" when asked: the network-sized input as a PNG — for a model with a
+    geometry, the original image its boxes refer to), or {"error"}. load(item, pre) → detections.Prepared."""
     import torch
-    from digits.inference.images import network_input, png_data_uri
+    from digits.inference.detections import parse_threshold
+    from digits.inference.images import load_input, network_input, png_data_uri
     from digits.model.tasks import get_task_type
     task = get_task_type(req.get("task_type"))
+    threshold = parse_threshold(req.get("threshold"))
+    labels = req.get("labels") or req["model"].get("labels") or []
     batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
     blob = model.network.output_blob or "output"
     results = []
     for chunk in chunks:
-        images, failed = _prepared(model, chunk, load)
+        inputs, failed = _prepared(model, chunk, load or load_input)
         answers = [None] * len(chunk)
         for index, message in failed:
             answers[index] = {"error": message}
-        parts = [model.outputs(network_input([a for _, a in part], model.pre))
-                 for _, part in _chunks(images, batch_size)]
+        parts = [model.outputs(network_input([p.array for _, p in part], model.pre))
+                 for _, part in _chunks(inputs, batch_size)]
         outputs = torch.cat(parts).numpy() if parts else None
-        keys = task.infer(outputs, req.get("labels") or []) if parts else []
-        for row, (index, arr) in enumerate(images):
+        keys = _task_answers(model, task, outputs, labels, [p for _, p in inputs], threshold) if parts else []
+        for row, (index, prepared) in enumerate(inputs):
             answers[index] = {"outputs": {blob: outputs[row].tolist()}, **keys[row]}
             if req.get("input_images"):
-                answers[index]["input_image"] = png_data_uri(arr)
+                answers[index]["input_image"] = png_data_uri(prepared.image)
         results.extend(answers)
     return {"results": results, "task_type": task.name, "input_shape": list(model.pre.output_shape)}
+
+
+def _task_answers(model, task, outputs, labels, prepared, threshold):
+    """The task type's answers; a model with a geometry also gives it each image's transform, and its
+    detections scoring below the request's threshold are left out."""
+    from digits.inference.detections import above
+    if model.pre.geometry is None:
+        return task.infer(outputs, labels)
+    return above(task.infer(outputs, labels, transforms=[p.transform for p in prepared]), threshold)
 
 
 def op_infer(cache, req):
@@ -111,7 +124,7 @@ def op_infer(cache, req):
 def op_infer_db(cache, req):
     """op_infer for the records of an LMDB of Datums (db_path, checked by the server), in key order:
     "keys" names each result."""
-    from digits.inference.records import record_array, record_chunks
+    from digits.inference.records import record_chunks, record_input
     model = cache.get(req["model"])
     keys = []
 
@@ -119,7 +132,7 @@ def op_infer_db(cache, req):
         for chunk in record_chunks(req["db_path"], req.get("limit")):
             keys.extend(key for key, _ in chunk)
             yield chunk
-    return dict(_infer_chunks(model, req, chunks(), record_array), keys=keys)
+    return dict(_infer_chunks(model, req, chunks(), record_input), keys=keys)
 
 
 def op_top_n(cache, req):
@@ -149,7 +162,8 @@ def op_top_n(cache, req):
 def op_export(cache, req):
     from digits.inference.export import export
     model = cache.get(req["model"])
-    return {"files": export(model, req["out_dir"], tuple(req.get("formats") or ("weights", "torchscript", "onnx")))}
+    return {"files": export(model, req["out_dir"], tuple(req.get("formats") or ("weights", "torchscript", "onnx")),
+                            optional=tuple(req.get("optional") or ()))}
 
 
 def op_check(cache, req):
@@ -193,7 +207,8 @@ def op_network(cache, req):
             raise InferenceError(f"the network needs more memory than a network check may use{limit}: {exc}",
                                  400, "NetworkError") from None
         raise InferenceError(str(exc), 400, "NetworkError") from None
-    return {"warnings": list(network.warnings), "loss": network.loss_spec or ("loss()" if network.loss_fn else None)}
+    return {"warnings": list(network.warnings), "loss": network.loss_spec or ("loss()" if network.loss_fn else None),
+            "task_type": network.task_type}
 
 
 def op_ping(cache, req):
