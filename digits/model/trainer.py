@@ -168,7 +168,8 @@ class Trainer:
         if self.info.get("kind") != "generic":
             return LmdbDataset(db)
         from digits.dataset.generic_reader import GenericLmdbDataset
-        return TensorRecords(GenericLmdbDataset(db, split["labels_db"], boxes=self.info.get("label_kind") == "boxes"))
+        labels = os.path.join(self.config["dataset_dir"], split["labels_db"])   # relative to the dataset, like "db"
+        return TensorRecords(GenericLmdbDataset(db, labels, boxes=self.info.get("label_kind") == "boxes"))
 
     def _resume(self, state):
         epoch = int(state["epoch"])
