@@ -30,6 +30,7 @@ KIND_MODULES = [
     "digits.model.images.generic.views",
     "digits.dataset.extension.views",
     "digits.dataset.images.detection.views",
+    "digits.dataset.images.segmentation.views",
     "digits.model.archive",
     "digits.pretrained_model.views",
 ]

@@ -4,7 +4,9 @@ The databases are the user's own, built by other tools: their keys need not be c
 zero-padded indices, so records are paired by position in key order (as DIGITS did). Labels are
 float vectors (`float_data`) or byte vectors (raw `data`), read as float32; a record with height 0 and
 nothing in it is an empty vector. A dataset of boxes (dataset.json "label_kind": "boxes",
-docs/detection.md §1) reads each label record as its n×5 rows [class_id, x1, y1, x2, y2], n may be 0.
+docs/detection.md §1) reads each label record as its n×5 rows [class_id, x1, y1, x2, y2], n may be 0;
+a dataset of masks ("label_kind": "mask", docs/segmentation.md §1) as a uint8 H×W image of class ids
+(255 = ignore) the size of its feature image.
 """
 import io
 import os
@@ -68,6 +70,25 @@ def label_boxes(datum):
         raise DatumError(str(exc)) from None
 
 
+def label_mask(datum):
+    """A mask label record → uint8 H×W class ids: an encoded (PNG) record's pixel values as stored — a
+    palette image's indices, not its colours — or a raw 1-channel record's bytes."""
+    if not datum.encoded:
+        chw = datum_to_chw(datum)
+        if chw.shape[0] != 1:
+            raise DatumError(f"a mask label must have 1 channel, this one has {chw.shape[0]}")
+        return np.ascontiguousarray(chw[0])
+    try:
+        with PIL.Image.open(io.BytesIO(datum.data)) as image:
+            mode = image.mode
+            arr = np.asarray(image) if mode in ("L", "P") else None
+    except Exception as exc:  # PIL raises many types for a damaged file
+        raise DatumError(f"cannot decode encoded record: {exc}") from None
+    if arr is None:
+        raise DatumError(f"a mask label must be a 1-channel (L or palette) image of class ids, this one is {mode}")
+    return arr
+
+
 class _Records:
     """Records of one LMDB by position: its keys are listed once (packed, so the object stays small
     to pickle), and the environment is opened lazily in each process (see LmdbDataset)."""
@@ -104,17 +125,21 @@ class _Records:
         return dict(self.__dict__, _env=None, _pid=None)  # an open environment stays in its process
 
 
+LABEL_READERS = {"boxes": label_boxes, "mask": label_mask}   # by dataset.json "label_kind"; else vectors
+
+
 class GenericLmdbDataset:
-    """(uint8 C×H×W RGB image, float32 label vector — or n×5 boxes with boxes=True) for each record pair
-    of two LMDBs.
+    """(uint8 C×H×W RGB image, its label) for each record pair of two LMDBs; the label is a float32
+    vector, or for label_kind "boxes" n×5 rows, for "mask" a uint8 H×W image of the image's size.
 
     A map-style dataset for torch's DataLoader (torch is imported by __getitem__ only), picklable
     into worker processes like reader.LmdbDataset.
     """
 
-    def __init__(self, features_db, labels_db, boxes=False):
+    def __init__(self, features_db, labels_db, label_kind=None):
         self.features, self.labels = _Records(features_db), _Records(labels_db)
-        self.label_of = label_boxes if boxes else label_vector
+        self.label_kind = label_kind
+        self.label_of = LABEL_READERS.get(label_kind, label_vector)
         if len(self.features) != len(self.labels):
             raise ValueError(f'"{features_db}" has {len(self.features)} records but "{labels_db}" '
                              f"has {len(self.labels)}")
@@ -125,7 +150,11 @@ class GenericLmdbDataset:
     def read(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} records")
-        return datum_to_chw(self.features.get(index)), self.label_of(self.labels.get(index))
+        image, label = datum_to_chw(self.features.get(index)), self.label_of(self.labels.get(index))
+        if self.label_kind == "mask" and label.shape != image.shape[1:]:
+            raise DatumError(f"record {self.features.key(index)!r}: its label is {label.shape[1]}×{label.shape[0]}, "
+                             f"its image {image.shape[2]}×{image.shape[1]}")
+        return image, label
 
     def __getitem__(self, index):
         import torch

@@ -5,7 +5,8 @@ each split's samples and reads them one by one into two LMDBs — <split>_db (PN
 <split>_labels_db (the labels as Datum float_data) — plus the train images' mean and dataset.json in the
 generic datasets' shape (digits/dataset/images/generic), so that generic models train on it. No code
 here knows any kind of dataset: that is the extension's. What it knows is the label kinds: a class id or
-a float vector per sample (Datum channels=length), or object boxes (digits.dataset.images.detection.boxes).
+a float vector per sample (Datum channels=length), object boxes (digits.dataset.images.detection.boxes), or
+a mask of class ids per pixel (docs/segmentation.md §1: a 1-channel PNG Datum, 255 = ignore).
 
 Samples the extension leaves out (SkipSample) and the notes it makes on the ones it keeps are the
 dataset's report: <split>_skipped.json and dataset.json "skipped", entries {"path", "reason", "split"}
@@ -133,6 +134,45 @@ class BoxLabels:
                 "boxes": splits_info["train"]["boxes"]}
 
 
+class MaskLabels:
+    """label_kind "mask": a uint8 H×W array of class ids (255 = ignore) at the image's size, stored as a
+    1-channel PNG Datum; the pixels of each class are counted per split."""
+
+    IGNORE = 255
+
+    def __init__(self):
+        self.counts = {}
+
+    def encode(self, label, sample, split, image):
+        mask = np.asarray(label)
+        if mask.dtype != np.uint8 or mask.shape != image.shape[:2]:
+            raise SampleError(f"sample {_named(sample)}: a mask must be a uint8 array of the image's size "
+                              f"{image.shape[:2]}, got {mask.dtype} {mask.shape}")
+        counts = np.bincount(mask.ravel(), minlength=256)
+        self.counts[split] = self.counts.get(split, 0) + counts
+        return array_to_datum(mask, 0, "png"), []
+
+    def finish(self, split, count):
+        counts = self.counts.get(split, np.zeros(256, dtype=np.int64))
+        if split == "train" and not counts[:self.IGNORE].any():
+            raise SampleError(f"the training split's {count} label image(s) hold only ignored pixels "
+                              f"({self.IGNORE}): there is nothing to learn from")
+
+    def facts(self, names, splits_info):
+        if not names:
+            raise SampleError("the extension names no classes (label_names): a mask dataset needs labels.txt")
+        num_classes = len(names)
+        for split, info in splits_info.items():
+            counts = self.counts[split]
+            unnamed = np.flatnonzero(counts[num_classes:self.IGNORE])
+            if len(unnamed):
+                raise SampleError(f"a {split} label has class id {num_classes + int(unnamed[0])}, but the extension "
+                                  f"names {num_classes} classes")
+            info["pixels"] = {"per_class": counts[:num_classes].tolist(), "ignored": int(counts[self.IGNORE])}
+        return {"label_dims": None, "label_dtype": "uint8", "num_classes": num_classes,
+                "pixels": splits_info["train"]["pixels"]}
+
+
 def _named(sample):
     """How messages and the report name a sample: its "path", or its text."""
     return str(sample["path"]) if isinstance(sample, dict) and sample.get("path") else str(sample)
@@ -194,7 +234,7 @@ class _State:
 
     def __init__(self, label_kind):
         self.shape = None
-        self.labels = BoxLabels() if label_kind == "boxes" else VectorLabels(label_kind)
+        self.labels = {"boxes": BoxLabels, "mask": MaskLabels}.get(label_kind, lambda: VectorLabels(label_kind))()
 
 
 def _report(split, entries):

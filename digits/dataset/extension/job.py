@@ -10,7 +10,8 @@ from digits.task import Task
 
 EXTENSION_FILE = "extension.json"
 # dataset.json facts some kinds add (object detection: docs/detection.md §1), in the job's JSON when present
-EXTENSION_FACT_KEYS = ("label_kind", "max_boxes", "boxes", "geometry")
+EXTENSION_FACT_KEYS = ("label_kind", "max_boxes", "boxes", "geometry",   # object detection
+                       "num_classes", "colormap", "pixels", "resize")     # segmentation (docs/segmentation.md)
 
 
 @register_job_kind

@@ -28,8 +28,9 @@ Subclass DataExtension and set or override:
         image: uint8 numpy H×W (grayscale) or H×W×3 (RGB), the same size for every sample of the dataset;
         label: an int class id for label_kind "class"; for "boxes" an n×5 float array of rows
         [class_id, x1, y1, x2, y2] in the returned image's pixels (n may be 0; class 0 is DontCare: a
-        region ignored by the loss and the metrics, as DIGITS' detection datasets have it); else a
-        sequence of floats of one length for every sample.
+        region ignored by the loss and the metrics, as DIGITS' detection datasets have it); for "mask"
+        a uint8 H×W array of class ids at the image's size (255 = ignore); else a sequence of floats
+        of one length for every sample.
         It may return (image, label, notes): notes are strings (e.g. "object 3: x2 < x1, left out") that
         go into the dataset's report under the sample. Raise SkipSample(reason) to leave the sample out
         (it is listed in the report and the dataset builds from the rest); raise ValueError with a message
@@ -84,7 +85,8 @@ class SkipSample(Exception):
 
 # "module:attribute" of the extensions that ship with the server, imported when the registry first fills
 BUILTINS = ("digits.dataset.images.classification.extension:ImageClassificationExtension",
-            "digits.dataset.images.detection.extension:ObjectDetectionExtension")
+            "digits.dataset.images.detection.extension:ObjectDetectionExtension",
+            "digits.dataset.images.segmentation.extension:SegmentationExtension")
 
 
 class DataExtension:

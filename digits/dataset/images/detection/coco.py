@@ -14,6 +14,7 @@ import json
 from collections import namedtuple
 
 from digits.dataset.images.detection.kitti import DONTCARE
+from digits.dataset.images.folders import listed
 
 CocoFile = namedtuple("CocoFile", "categories images objects problems")
 MAX_LISTED = 5
@@ -61,7 +62,7 @@ def _has(entry, *keys):
 
 
 def _listed(items):
-    return ", ".join(str(i) for i in items[:MAX_LISTED]) + (", …" if len(items) > MAX_LISTED else "")
+    return listed(items, MAX_LISTED)
 
 
 def _object(annotation, index, categories):

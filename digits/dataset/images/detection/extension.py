@@ -16,7 +16,8 @@ import numpy as np
 
 from digits.dataset.images.detection import boxes, geometry, sources
 from digits.dataset.images.detection.classes import ClassMap
-from digits.extensions.data import DataExtension, SkipSample
+from digits.dataset.images.lazy_form import LazyFormExtension
+from digits.extensions.data import SkipSample
 from digits.utils.image import LoadImageError, load_image
 
 
@@ -40,21 +41,13 @@ def _class_map(params_json):
     return ClassMap.found(o[0] for s in _samples(params, "train") if not s["skip"] for o in s["objects"])
 
 
-class ObjectDetectionExtension(DataExtension):
+class ObjectDetectionExtension(LazyFormExtension):
     extension_id = "image-object-detection"
     title = "Object Detection"
     group = "Images"
     label_kind = "boxes"
     template = "datasets/images/detection/form.html"
-
-    @property
-    def form_class(self):   # imported when a page needs it: the dataset tool never loads Flask
-        from digits.dataset.images.detection.forms import ObjectDetectionForm
-        return ObjectDetectionForm
-
-    def plan(self, form, config):
-        from digits.dataset.images.detection.forms import plan
-        return plan(form, config["allowed_roots"])
+    forms_module, form_name = "digits.dataset.images.detection.forms", "ObjectDetectionForm"
 
     def splits(self, params):
         return tuple(split for split in ("train", "val") if params.get(split))

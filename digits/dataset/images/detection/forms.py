@@ -1,16 +1,15 @@
 """The new object detection dataset form (DIGITS' fields and defaults), and plan(): its paths resolved inside
 the allowed roots and checked quickly (a few directory entries, never the label files themselves)."""
-import os
-
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from digits.dataset.images.detection.classes import parse_custom
 from digits.dataset.images.detection.kitti import LABEL_EXTENSION
+from digits.dataset.images.form_fields import add_error as _error, check_pairs, resolved as _resolved, size as _size
+from digits.dataset.images.form_fields import text as _text
 from digits.utils.forms import DataRequired, FieldError
 from digits.utils.image import is_image_file
-from digits.utils.paths import PathError, resolve_user_path
 
 SPLITS = ("train", "val")
 MAX_SIZE = 16384
@@ -49,9 +48,7 @@ class ObjectDetectionForm(FlaskForm):
 
     def validate(self, extra_validators=None):
         super().validate(extra_validators)
-        for a, b in (("padding_image_width", "padding_image_height"), ("resize_image_width", "resize_image_height")):
-            if bool(self[a].data) != bool(self[b].data) and not (self[a].errors or self[b].errors):
-                _error(self[b] if self[a].data else self[a], "give both the width and the height (or neither)")
+        check_pairs(self, "padding", "resize")
         for split in SPLITS:
             labels, annotations = self[f"{split}_label_folder"], self[f"{split}_annotations_file"]
             if _text(labels) and _text(annotations):
@@ -63,37 +60,6 @@ class ObjectDetectionForm(FlaskForm):
                        "the validation set needs both its images and their labels (a label folder or an "
                        "annotations file)")
         return not self.errors
-
-
-def _error(field, message):
-    field.errors = list(field.errors) + [message]
-
-
-def _text(field):
-    return (field.data or "").strip()
-
-
-def _size(form, what):
-    width, height = form[f"{what}_image_width"].data, form[f"{what}_image_height"].data
-    return [height, width] if width and height else None
-
-
-def _resolved(form, field, roots, kind, content=None):
-    try:
-        path = resolve_user_path(_text(form[field]), roots, kind=kind)
-    except PathError as exc:
-        raise FieldError(field, str(exc)) from None
-    if content and not _holds(path, content[1]):
-        raise FieldError(field, f"{_text(form[field])} holds no {content[0]}")
-    return path
-
-
-def _holds(folder, wanted):
-    """True once one file is found that wanted(name) accepts (stops there: a folder may hold millions)."""
-    for _, _, names in os.walk(folder, followlinks=True):
-        if any(wanted(name) for name in names):
-            return True
-    return False
 
 
 def plan(form, roots):

@@ -12,14 +12,8 @@ import functools
 import os
 
 from digits.dataset.images.detection import coco, kitti
-from digits.utils.image import is_image_file
+from digits.dataset.images.folders import SourceError, image_files as _image_files, listed, stem as _stem
 from digits.utils.paths import is_inside
-
-MAX_LISTED = 10
-
-
-class SourceError(ValueError):
-    user_error = True   # the message says which folder or file, and what is wrong
 
 
 def scan(source, split):
@@ -36,20 +30,6 @@ def categories(source):
 
 def _sample(path, split, objects=(), skip=None):
     return {"path": path, "split": split, "objects": list(objects), "skip": skip}
-
-
-def _image_files(folder):
-    found = []
-    for dirpath, dirnames, names in os.walk(folder, followlinks=True):
-        dirnames.sort()
-        found += [os.path.join(dirpath, n) for n in sorted(names) if is_image_file(n)]
-    if not found:
-        raise SourceError(f"image folder {folder} holds no images")
-    return found
-
-
-def _stem(path):
-    return os.path.splitext(os.path.basename(path))[0]
 
 
 def _kitti_samples(image_folder, label_folder, split):
@@ -77,9 +57,8 @@ def _kitti_samples(image_folder, label_folder, split):
                                skip))
     orphans = sorted(os.path.basename(p) for stem, p in labels.items() if stem not in seen)
     if orphans:
-        listed = ", ".join(orphans[:MAX_LISTED]) + (", …" if len(orphans) > MAX_LISTED else "")
         samples.append(_sample(label_folder, split, skip=f"{len(orphans)} label file(s) without an image in "
-                                                         f"{image_folder}: {listed}"))
+                                                         f"{image_folder}: {listed(orphans)}"))
     return samples
 
 
