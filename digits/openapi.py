@@ -2,6 +2,9 @@
 from flask import Blueprint, jsonify
 
 from digits import __version__
+from digits.model.tasks import TASK_TYPES
+
+GENERIC_TASK_TYPES = [name for name in TASK_TYPES if name != "classification"]
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -142,10 +145,11 @@ def build_spec():
                 "dataset_name": s, "prebuilt_train_images": s, "prebuilt_train_labels": s, "prebuilt_val_images": s,
                 "prebuilt_val_labels": s, "prebuilt_mean_file": s}, ["dataset_name"]))},
         f"{generic}.json": {"post": _op(
-            "New generic model(s): the classification model fields plus task_type (regression, multilabel, detection)",
+            "New generic model(s): the classification model fields plus task_type (regression, multilabel, detection, "
+            "segmentation) and class_weights (segmentation)",
             JOB_REF, errors=[400, 401, 429, 507],
             body=_form({"model_name": s, "dataset": s, "method": s, "framework": s, "custom_network": s,
-                        "task_type": {"type": "string", "enum": ["regression", "multilabel", "detection"]},
+                        "task_type": {"type": "string", "enum": GENERIC_TASK_TYPES}, "class_weights": s,
                         "train_epochs": {"type": "integer"}, "learning_rate": s}, ["model_name", "dataset"]))},
         f"{generic}/infer_one.json": {"post": _op(
             "A generic model's outputs for one image, plus its task type's keys (values / labels) and its view's",

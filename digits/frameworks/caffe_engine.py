@@ -7,10 +7,10 @@ from digits.frameworks.registry import Framework
 @functools.lru_cache(maxsize=None)
 def _standard(name):
     # generated text (digits.networks.prototxt_writer), the same for every call: made once
-    from digits.networks import caffe_classic, caffe_modern
+    from digits.networks import caffe_classic, caffe_modern, fcn_alexnet
     makers = {"lenet": caffe_classic.lenet, "alexnet": caffe_classic.alexnet, "googlenet": caffe_classic.googlenet,
               "resnet18": lambda: caffe_modern.resnet(18), "resnet50": lambda: caffe_modern.resnet(50),
-              "mobilenet_v2": caffe_modern.mobilenet_v2}
+              "mobilenet_v2": caffe_modern.mobilenet_v2, "fcn_alexnet": fcn_alexnet.fcn_alexnet}
     return makers[name]() if name in makers else None
 
 

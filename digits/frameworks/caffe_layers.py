@@ -47,7 +47,7 @@ def _conv_setup(layer, shapes, options):
     num_output = options.get("num_output") or conv.num_output
     if not num_output:
         raise ValueError("convolution_param.num_output is required")
-    in_channels, group = shapes[0][1], conv.group
+    in_channels, group = shapes[0][1], options.get("group") or conv.group
     if group < 1 or in_channels % group or num_output % group:
         raise ValueError(f"group {group} must divide both the input channels ({in_channels}) "
                          f"and num_output ({num_output})")

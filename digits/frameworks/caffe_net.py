@@ -168,6 +168,23 @@ def _check_classifier(values, blob, num_classes, what):
     return flatten
 
 
+def _score_map(plan, values, num_classes, input_shape):
+    """True when the network is a segmentation network (docs/segmentation.md §2): its SoftmaxWithLoss
+    takes a score map (N×K×H×W, not 1×1), which must be at the input's size with a score per class."""
+    output = values[plan.output_blob]
+    if plan.loss != "SoftmaxWithLoss" or output.dim() != 4 or tuple(output.shape[2:]) == (1, 1):
+        return False
+    shape = _shape_text(tuple(output.shape))
+    if num_classes and output.shape[1] != num_classes:
+        raise NetworkError(f'The network output "{plan.output_blob}" has shape {shape} per image; a segmentation '
+                           f"network must give one score per class ({num_classes}) at every pixel")
+    if tuple(output.shape[2:]) != tuple(input_shape[1:]):
+        raise NetworkError(f'The network output "{plan.output_blob}" has shape {shape} per image for a '
+                           f"{'×'.join(map(str, input_shape))} input; a segmentation network scores every pixel "
+                           f"of its input (crop the upsampled scores to the data blob with a Crop layer)")
+    return True
+
+
 def build_caffe(text, input_shape, num_classes, aux_losses=False):
     """aux_losses=True (training): also builds the auxiliary classifiers of weighted loss layers
     (module.aux_layers, module.aux_weights); the main path and its state_dict keys are the same."""
@@ -189,7 +206,8 @@ def build_caffe(text, input_shape, num_classes, aux_losses=False):
         if step.options.get("fused_scale") is not None:
             scale_info = next(i for i in plan.infos if i.status == "fused" and i.tops == step.tops)
             scale_info.key, scale_info.output_shapes = key, dict(step.info.output_shapes)
-    flatten = _check_classifier(values, plan.output_blob, num_classes, "The network output")
+    dense = _score_map(plan, values, num_classes, input_shape)
+    flatten = not dense and _check_classifier(values, plan.output_blob, num_classes, "The network output")
     for aux in plan.aux:
         _check_classifier(values, aux.blob, num_classes,
                           f"{where(aux.info.name, aux.info.type, aux.info.line)}: the auxiliary classifier output")
@@ -205,6 +223,7 @@ def build_caffe(text, input_shape, num_classes, aux_losses=False):
     network = Network(module, "caffe", tuple(input_shape), num_classes, layers=plan.infos, param_specs=specs,
                       loss=plan.loss, loss_spec=plan.loss_spec, input_blob=plan.input_blob,
                       output_blob=plan.output_blob,
-                      warnings=list(plan.warnings), aux=[(a.blob, _f32(a.weight)) for a in plan.aux])
+                      warnings=list(plan.warnings), aux=[(a.blob, _f32(a.weight)) for a in plan.aux],
+                      task_type="segmentation" if dense else None)
     _data_settings(network, plan.data_layer)
     return network

@@ -156,17 +156,49 @@ def _note_losses(losses, main, plan):
             plan.warnings.append(f"{where(info.name, info.type, info.line)}: auxiliary loss left out of training")
 
 
-def _override_num_output(hidden, num_classes, warnings):
+def _replaced(info, param, num_classes, warnings):
+    if param.HasField("num_output") and param.num_output != num_classes:
+        warnings.append(f'{where(info.name, info.type, info.line)}: num_output {param.num_output} replaced by the '
+                        f"number of classes ({num_classes})")
+
+
+def _override_num_output(hidden, num_classes, warnings, output_blob):
+    """{id(layer): options} giving the output the dataset's number of classes (DIGITS' rule for the
+    InnerProduct of the output, and its counterpart for a fully convolutional network's score path)."""
     outputs = set(_unconsumed_tops([info for _, info in hidden if info.status == "active"]))
     overrides = {}
     for layer, info in hidden:
         if info.status == "active" and info.type == "InnerProduct" and outputs.intersection(info.tops):
-            given = layer.inner_product_param.num_output
-            if layer.inner_product_param.HasField("num_output") and given != num_classes:
-                warnings.append(f'{where(info.name, info.type, info.line)}: num_output {given} replaced by the '
-                                f"number of classes ({num_classes})")
-            overrides[id(layer)] = num_classes
-    return overrides
+            _replaced(info, layer.inner_product_param, num_classes, warnings)
+            overrides[id(layer)] = {"num_output": num_classes}
+    return overrides or _override_score_path(hidden, num_classes, warnings, output_blob)
+
+
+def _override_score_path(hidden, num_classes, warnings, blob):
+    """An FCN's output (DIGITS' fcn_alexnet: score_fr → upscore → Crop) has as many channels as its score
+    convolution and the per-class upsampling Deconvolution (group = num_output) after it, both written
+    for the classes of the dataset the prototxt came from (PASCAL VOC's 21): walking back from the output
+    through Crops, they are set to the number of classes. Only a path through such a Deconvolution counts."""
+    found, upsampled = {}, False
+    for layer, info in reversed([item for item in hidden if item[1].status == "active"]):
+        if blob not in info.tops or _in_place(info):
+            continue
+        conv = layer.convolution_param
+        if info.type == "Crop" and info.bottoms:
+            blob = info.bottoms[0]
+        elif info.type == "Deconvolution" and conv.group > 1 and conv.group == conv.num_output and info.bottoms:
+            found[id(layer)] = ({"num_output": num_classes, "group": num_classes}, info, conv)
+            upsampled, blob = True, info.bottoms[0]
+        elif info.type == "Convolution" and conv.group == 1:
+            found[id(layer)] = ({"num_output": num_classes}, info, conv)
+            break
+        else:
+            break
+    if not upsampled:
+        return {}
+    for _, info, conv in reversed(list(found.values())):   # in the file's order
+        _replaced(info, conv, num_classes, warnings)
+    return {key: options for key, (options, _, _) in found.items()}
 
 
 def _producers(hidden, input_blob, targets):
@@ -246,7 +278,7 @@ def make_plan(net, lines, num_classes, aux_losses=False):
     plan = Plan(input_blob, None, [], [info for _, info in view], data[0][0] if data else None)
     plan.output_blob, stop_info = _choose_output(view, hidden, plan)
     hidden = [(layer, info) for layer, info in hidden if info.status == "active"]
-    overrides = _override_num_output(hidden, num_classes, plan.warnings) if num_classes else {}
+    overrides = _override_num_output(hidden, num_classes, plan.warnings, plan.output_blob) if num_classes else {}
     position = {id(info): i for i, (_, info) in enumerate(view)}
     limit = position[id(stop_info)] if stop_info is not None else None
     aux = plan.aux if aux_losses else []
@@ -270,7 +302,7 @@ def make_plan(net, lines, num_classes, aux_losses=False):
         if i not in needed and i not in aux_needed:
             info.status = "unused"
             continue
-        options = {"num_output": overrides[id(layer)]} if id(layer) in overrides else {}
+        options = dict(overrides.get(id(layer), {}))
         if i not in needed:
             options["aux_only"] = True
         options["aux_outputs"] = [k for k, a in enumerate(plan.aux) if a.position == i]

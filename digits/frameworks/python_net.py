@@ -6,7 +6,8 @@ the module's N×K output in train mode; labels: N class ids, or N×L float targe
 TASK_TYPE (digits.model.tasks; default: a network of scores, N×K) says what the network is for, and so
 how its build is checked — wherever it is built (training, the network checks, inference), without
 being told: TASK_TYPE = "detection" is a detection network (docs/detection.md §2), checked by an
-eval-mode forward returning N×D×6 and a train-mode forward(x, targets) returning a dict of losses. The
+eval-mode forward returning N×D×6 and a train-mode forward(x, targets) returning a dict of losses;
+TASK_TYPE = "segmentation" one returning N×K×H×W scores at the input's size (docs/segmentation.md §2). The
 training refuses a network whose TASK_TYPE is not the model's task type (Network.task_type)."""
 import linecache
 import traceback
@@ -95,10 +96,11 @@ def _task_type(namespace):
 
 def _check_task(task, module, output, input_shape, num_classes, source):
     """The built network against its task type: its eval-mode output, and its training forward."""
-    problem = task.check_output(output, num_classes)
+    problem = task.check_output(output, num_classes, tuple(input_shape))
     if problem:
-        hint = task.name == "classification" and (isinstance(output, dict) or getattr(output, "ndim", 2) == 3)
-        raise NetworkError(problem + (' (a detection network says TASK_TYPE = "detection" in its source)'
+        kind = "segmentation" if getattr(output, "ndim", 2) == 4 else "detection"
+        hint = task.name == "classification" and (isinstance(output, dict) or getattr(output, "ndim", 2) in (3, 4))
+        raise NetworkError(problem + (f' (a {kind} network says TASK_TYPE = "{kind}" in its source)'
                                       if hint else ""))
     try:
         problem = task.check_training(module, tuple(input_shape), num_classes or 2)

@@ -12,6 +12,10 @@ The archive holds everything needed to reproduce the server's predictions elsewh
                                     network from its file and weights.pt)
     labels.txt, preprocess.json     class names; resize mode, size, channels, mean mode, crop, scale (a
                                     detection model's also its dataset's geometry and its postprocess)
+    colormap.json                   a segmentation model's {"classes", "colormap": [[r, g, b]] per class id}:
+                                    its output "logits" is N×K×H×W, one score map per class at the
+                                    input's size (examples/semantic-segmentation/use_archive.py paints
+                                    the server's colour mask from it)
     mean.binaryproto, mean.npy      the mean (Caffe's BlobProto; float32 C×H×W RGB for numpy), if used
     info.json                       job, kind, epoch, framework, input/output names and shapes, metrics
 Exports are made by the inference worker once per snapshot and cached in <model>/deploy/.
@@ -33,7 +37,8 @@ from flask import Blueprint, after_this_request, request, send_file
 
 from digits import __version__
 from digits.inference.errors import InferenceError
-from digits.inference.jobs import model_spec, parse_epoch
+from digits.inference.jobs import dataset_colormap, model_spec, parse_epoch
+from digits.inference.masks import colormap_for, per_pixel
 from digits.inference.service import get_service
 from digits.model.job import ModelJob
 from digits.model.preprocess_spec import PREPROCESS_FILE, uses_mean
@@ -53,6 +58,7 @@ DEPLOY_DIR = "deploy"
 EXPORTS = ("weights", "torchscript", "onnx")
 EXPORT_FILES = ("weights.pt", "model.ts", "model.onnx")
 OPTIONAL_EXPORTS = ("torchscript", "onnx")   # the weights alone still make a usable archive
+COLORMAP_FILE = "colormap.json"
 
 
 @blueprint.route("/models/<job_id>/download", methods=["GET", "POST"])
@@ -143,6 +149,11 @@ def archive_members(job, epoch, folder):
         members.append(("mean.npy", _mean_npy(job.path(mean_file))))
     made_from = (job.extra.get("info") or {}) if epoch is None else {}   # a pretrained model's source
     task = _task(job)
+    maps = per_pixel(task)
+    if maps:
+        members.append((COLORMAP_FILE, finite_json.dumps(
+            {"classes": labels, "colormap": colormap_for(dataset_colormap(job), preprocess.get("num_classes") or 0)},
+            indent=2).encode("utf-8")))
     info = {"job_id": job.id, "name": job.name, "epoch": made_from.get("epoch", epoch),
             "framework": job.extra.get("framework"), "kind": job.kind,
             "network_file": network_file, "dataset_id": job.extra.get("dataset_id"), "created": job.created,
@@ -150,10 +161,11 @@ def archive_members(job, epoch, folder):
             "input": {"name": "data", "shape": ["N", *_input_shape(preprocess)], "dtype": "float32",
                       "preprocessed": True},
             "task_type": task.name,
-            "output": dict(_output(preprocess), **task.meaning),
+            "output": dict(_output(preprocess, maps), **task.meaning),
             "files": dict({fmt: name if any(n == name for n, _ in members) else None
                            for fmt, name in zip(EXPORTS, EXPORT_FILES)},
-                          labels="labels.txt", preprocess=PREPROCESS_FILE, mean="mean.npy" if mean_file else None),
+                          labels="labels.txt", preprocess=PREPROCESS_FILE, mean="mean.npy" if mean_file else None,
+                          **({"colormap": COLORMAP_FILE} if maps else {})),
             "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),
             "metrics": _metrics_at(job, epoch)}
     if made_from:
@@ -162,12 +174,15 @@ def archive_members(job, epoch, folder):
     return members
 
 
-def _output(preprocess):
-    """The exports' output (names as digits.inference.export gives them)."""
+def _output(preprocess, maps=False):
+    """The exports' output (names as digits.inference.export gives them); maps: a segmentation model's,
+    one score map per class at the input's size."""
     postprocess = preprocess.get("postprocess")
     if postprocess:
         return {"name": "detections", "shape": ["N", postprocess.get("max_detections"), 6],
                 "rows": ["x1", "y1", "x2", "y2", "score", "class_id"]}
+    if maps:
+        return {"name": "logits", "shape": ["N", preprocess.get("num_classes"), *_input_shape(preprocess)[1:]]}
     return {"name": "logits", "shape": ["N", preprocess.get("num_classes")]}
 
 

@@ -15,6 +15,10 @@ Options (train_config "augmentation"):
               value factors 1 + N(0, hsv_s) and 1 + N(0, hsv_v)  (color images only)
     contrast  C: contrast factor uniform in [max(0, 1 - C), 1 + C]
     whitening per-image standardization — not random, so it lives in preprocess (every phase)
+
+pair(image, label, generator) moves a label image (a segmentation mask, H×W) with its image: the same
+flips, turns, rotation and zoom, the label by nearest neighbour, the pixels no source pixel covers set
+to IGNORE_LABEL (no loss, no metric); noise, colour and contrast change the image only.
 """
 import torch
 
@@ -22,6 +26,7 @@ FLIPS = ("none", "fliplr", "flipud", "fliplrud")
 QUAD_ROTS = ("none", "rot90", "rot180", "rotall")
 # counter-clockwise quarter turns each option draws from, equally likely (DIGITS' meaning)
 QUARTER_TURNS = {"rot90": (0, 1, 3), "rot180": (0, 2), "rotall": (0, 1, 2, 3)}
+IGNORE_LABEL = 255
 
 
 class AugmentError(ValueError):
@@ -64,9 +69,14 @@ class Augment:
 
     def __call__(self, image, generator=None):
         """uint8 C×H×W → augmented uint8 C×H×W (float32 0..255 when noise is added)."""
+        return self.pair(image, None, generator)[0]
+
+    def pair(self, image, label, generator=None):
+        """(augmented image, its label moved alike) for a uint8 C×H×W image and H×W label (or None)."""
         if not self.active:
-            return image
+            return image, label
         g = generator
+        moved = [image] if label is None else [image, label[None]]
 
         def uniform(low, high):
             return low + (high - low) * float(torch.rand((), generator=g))
@@ -78,22 +88,27 @@ class Augment:
             return bool(torch.rand((), generator=g) < 0.5)
 
         if self.flip in ("fliplr", "fliplrud") and coin():
-            image = image.flip(-1)
+            moved = [m.flip(-1) for m in moved]
         if self.flip in ("flipud", "fliplrud") and coin():
-            image = image.flip(-2)
+            moved = [m.flip(-2) for m in moved]
         if self.quad_rot != "none":
-            image = self._quad_rotate(image, uniform)
+            k = self._quarter_turns(image, uniform)
+            moved = [torch.rot90(m, k, dims=(-2, -1)) for m in moved] if k else moved
         angle = uniform(-self.rot, self.rot) if self.rot else 0.0
         zoom = min(2.0, max(0.5, 1.0 + normal(self.scale))) if self.scale else 1.0
+        image, label = moved[0], (moved[1][0] if len(moved) > 1 else None)
         if not (angle or zoom != 1.0 or self.hsv_h or self.hsv_s or self.hsv_v or self.contrast):
-            return self._add_noise(image, g)
+            return self._add_noise(image, g), label
         # torchvision costs ~2 s to import: only when an option needs it
         from torchvision.transforms.v2 import InterpolationMode
         from torchvision.transforms.v2 import functional as F
 
         if angle or zoom != 1.0:
-            image = F.affine(image, angle=angle, translate=[0, 0], scale=zoom, shear=[0.0, 0.0],
-                             interpolation=InterpolationMode.BILINEAR)
+            turn = dict(angle=angle, translate=[0, 0], scale=zoom, shear=[0.0, 0.0])
+            image = F.affine(image, **turn, interpolation=InterpolationMode.BILINEAR)
+            if label is not None:
+                label = F.affine(label[None], **turn, interpolation=InterpolationMode.NEAREST,
+                                 fill=[IGNORE_LABEL])[0]
         if image.shape[-3] == 3 and (self.hsv_h or self.hsv_s or self.hsv_v):
             if self.hsv_h:
                 image = F.adjust_hue(image, max(-0.5, min(0.5, normal(self.hsv_h))))
@@ -103,7 +118,7 @@ class Augment:
                 image = F.adjust_brightness(image, max(0.0, 1.0 + normal(self.hsv_v)))
         if self.contrast:
             image = F.adjust_contrast(image, uniform(max(0.0, 1.0 - self.contrast), 1.0 + self.contrast))
-        return self._add_noise(image, g)
+        return self._add_noise(image, g), label
 
     def _add_noise(self, image, generator):
         if not self.noise:
@@ -111,8 +126,7 @@ class Augment:
         noise = torch.randn(image.shape, generator=generator) * (self.noise * 255.0)
         return (image.to(torch.float32) + noise).clamp_(0.0, 255.0)
 
-    def _quad_rotate(self, image, uniform):
+    def _quarter_turns(self, image, uniform):
         square = image.shape[-1] == image.shape[-2]
         turns = QUARTER_TURNS["rot180" if not square else self.quad_rot]
-        k = turns[min(int(uniform(0, len(turns))), len(turns) - 1)]
-        return torch.rot90(image, k, dims=(-2, -1)) if k else image
+        return turns[min(int(uniform(0, len(turns))), len(turns) - 1)]

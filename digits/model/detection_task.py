@@ -79,7 +79,7 @@ class Detection(TaskType):
         from digits.model.task_base import SingleProcess
         return DetectionEvaluator(outputs, runtime or SingleProcess())
 
-    def check_output(self, output, num_classes):
+    def check_output(self, output, num_classes, input_shape=None):
         torch, _ = _torch()
         if not isinstance(output, torch.Tensor) or output.dim() != 3 or output.shape[0] != 2 or output.shape[2] != 6:
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__

@@ -5,11 +5,17 @@ and hold no per-task code.
     output_size(info)                         outputs per image the network must give
     label_kind                                the dataset.json "label_kind" it trains on (None: class
                                               ids or label vectors, a dataset without one)
+    label_follows_image                       True when a label is an image of its own (a mask): crops and
+                                              geometric augmentations move it with its image
     collate(batch)                            the DataLoader's collate_fn
     check_config(config)                      why the train config's settings do not suit it (or None)
+    configured(config)                        the task type with the train config's own settings (the
+                                              training run's; segmentation's class_weights)
+    check_classes(num_classes)                TaskTypeError when those settings do not fit the dataset
     train_loss(model, network, module, x, y)  (loss, {component: loss} or None) of a batch
     evaluator(outputs, runtime)               update(output, labels) per batch, compute() → (metrics, results)
-    check_output(output, num_classes)         why an eval-mode output for 2 images does not fit (or None)
+    check_output(output, num_classes, input_shape=None)   why an eval-mode output for 2 images of that
+                                              (C, H, W) does not fit (or None)
     check_training(module, input_shape, num_classes)   the same for a train-mode forward
     infer(outputs, labels, transforms=None)   one JSON-ready answer per image
 
@@ -72,6 +78,8 @@ class TaskType:
     default_view = "all-raw-data"   # the view extension (digits.extensions.view) its answers show in
     count_index = 3       # where eval_sums keeps the number of images
     label_kind = None
+    label_follows_image = False
+    network_hint = ""     # what network a task type with labels of its own kind needs (check_declared)
 
     def output_size(self, info):
         """Scores the network must output per image, from the dataset's info."""
@@ -97,6 +105,13 @@ class TaskType:
         """Why train_config.json's settings cannot train this task type (a message), or None."""
         return None
 
+    def configured(self, config):
+        """This task type as the train config sets it up (a new object when it has settings of its own)."""
+        return self
+
+    def check_classes(self, num_classes):
+        """Raises TaskTypeError when the configured settings do not fit a dataset of num_classes."""
+
     def train_loss(self, model, network, module, x, y):
         """(training loss of a batch, {component: loss tensor} charted as train loss_<component>, or None).
         `model` runs the batch (DDP's wrapper when distributed), `module` is the bare network."""
@@ -111,9 +126,9 @@ class TaskType:
         (device, all_sum and gather_objects over ranks; trainer_runtime.Runtime), one CPU process if None."""
         return SumsEvaluator(self, outputs, runtime or SingleProcess())
 
-    def check_output(self, output, num_classes):
+    def check_output(self, output, num_classes, input_shape=None):
         """Why the eval-mode output of a 2-image batch does not suit this task type, or None
-        (num_classes None: any number of scores)."""
+        (num_classes None: any number of scores; input_shape: the images' (C, H, W), when known)."""
         torch, _ = _torch()
         if not isinstance(output, torch.Tensor):
             return (f"The network returned {type(output).__name__}; forward() must return one tensor of scores "

@@ -9,6 +9,7 @@ inference answers — so that the trainer and the inference worker need no per-t
                     per-label precision/recall/F1 (macro-averaged as metrics, per label in the results);
                     inference: each label's probability and whether it is on (p ≥ 0.5)
     detection       labels are n×5 boxes (digits.model.detection_task, docs/detection.md)
+    segmentation    labels are H×W class ids (digits.model.segmentation_task, docs/segmentation.md)
 
 The hooks every task type answers, and their defaults, are digits.model.task_base's.
 
@@ -181,8 +182,9 @@ def spec_loss(spec, output, labels):
         ids = _class_ids(labels)
         ignore = spec.get("ignore_label")
         total = F.cross_entropy(output, ids, ignore_index=-100 if ignore is None else ignore, reduction="sum")
-        valid = (ids != ignore).sum() if ignore is not None else n
-        divisor = {"valid": valid, "full": n, "batch_size": n, "none": 1}[normalization]
+        valid = (ids != ignore).sum() if ignore is not None else ids.numel()
+        # Caffe: "full" counts every label (N·H·W for a score map), "batch_size" the images
+        divisor = {"valid": valid, "full": ids.numel(), "batch_size": n, "none": 1}[normalization]
         value = total / torch.clamp(torch.as_tensor(divisor, dtype=total.dtype, device=total.device), min=1)
     elif kind == "EuclideanLoss":
         value = ((output - _targets(labels, output)) ** 2).sum() / (2.0 * n)
@@ -199,7 +201,8 @@ def spec_loss(spec, output, labels):
 
 def _all():
     from digits.model.detection_task import Detection
-    return (Classification(), Regression(), MultiLabel(), Detection())
+    from digits.model.segmentation_task import Segmentation
+    return (Classification(), Regression(), MultiLabel(), Detection(), Segmentation())
 
 
 TASK_TYPES = {t.name: t for t in _all()}
@@ -219,14 +222,15 @@ def check_labels(task, info):
 
 
 def check_declared(declared, task):
-    """A network saying what it is for (a Python network's TASK_TYPE) must be for the model's task type;
-    a task type with labels of its own kind (detection) needs a network that says so."""
+    """A network saying what it is for (a Python network's TASK_TYPE; a Caffe network whose softmax loss
+    takes a score map is a segmentation network) must be for the model's task type; a task type with
+    labels of its own kind (detection, segmentation) needs a network that says so."""
     if declared == task.name or (declared is None and task.label_kind is None):
         return
     if declared is None:
-        raise TaskTypeError(f'a {task.name} model needs a network made for it: a Python network whose source '
-                            f'says TASK_TYPE = "{task.name}"')
-    raise TaskTypeError(f'the network is a {declared} network (TASK_TYPE = "{declared}"); this model is {task.name}')
+        hint = task.network_hint or f'a Python network whose source says TASK_TYPE = "{task.name}"'
+        raise TaskTypeError(f"a {task.name} model needs a network made for it: {hint}")
+    raise TaskTypeError(f"the network is a {declared} network; this model is {task.name}")
 
 
 def get_task_type(name):

@@ -68,6 +68,11 @@ class Trainer:
         problem = self.task.check_config(cfg)
         if problem:
             raise TrainingError(problem)
+        try:
+            self.task = self.task.configured(cfg)
+            self.task.check_classes(int(self.info["num_classes"]))
+        except TaskTypeError as exc:
+            raise TrainingError(str(exc)) from None
         self.resume_state = snapshot.load_latest(self.job_dir, warn=lambda m: rt.emit("warning", message=m))
         seed = self.resume_state.get("random_seed") if self.resume_state else cfg["random_seed"]
         if seed is None:
@@ -147,15 +152,17 @@ class Trainer:
         workers = default_workers(rt.cuda, rt.world_size)
         records = self._records(splits["train"], "train")
         self.train_sampler = SeededTrainSampler(len(records), self.seed, cfg["shuffle"], rt.rank, rt.world_size)
-        self.train_loader = make_loader(ImageView(records, self.pre, augment if augment.active else None),
-                                        self.train_sampler, self.batch_size, workers, rt.cuda, collate=self.task.collate)
+        joint = self.task.label_follows_image
+        view = ImageView(records, self.pre, augment if augment.active else None, joint)
+        self.train_loader = make_loader(view, self.train_sampler, self.batch_size, workers, rt.cuda,
+                                        collate=self.task.collate)
         self.eval_loaders = {}
         for phase in ("val", "test"):
             split = splits.get(phase) or {}
             db = os.path.join(cfg["dataset_dir"], split.get("db", f"{phase}_db"))
             if split.get("count") and os.path.isdir(db):
                 records = self._records(split, phase)
-                self.eval_loaders[phase] = make_loader(ImageView(records, self.pre),
+                self.eval_loaders[phase] = make_loader(ImageView(records, self.pre, joint=joint),
                                                        ShardSampler(len(records), rt.rank, rt.world_size),
                                                        self.batch_size, workers, rt.cuda, collate=self.task.collate,
                                                        persistent=phase == "val")  # test runs once
@@ -169,7 +176,7 @@ class Trainer:
             return LmdbDataset(db)
         from digits.dataset.generic_reader import GenericLmdbDataset
         labels = os.path.join(self.config["dataset_dir"], split["labels_db"])   # relative to the dataset, like "db"
-        return TensorRecords(GenericLmdbDataset(db, labels, boxes=self.info.get("label_kind") == "boxes"))
+        return TensorRecords(GenericLmdbDataset(db, labels, label_kind=self.info.get("label_kind")))
 
     def _resume(self, state):
         epoch = int(state["epoch"])

@@ -25,30 +25,50 @@ def sample_seed(run_seed, epoch, index):
 
 
 class ImageView(Dataset):
-    """records of an LmdbDataset → (float input, label); keys are ints (eval) or (index, seed) (train)."""
+    """records of an LmdbDataset → (float input, label); keys are ints (eval) or (index, seed) (train).
 
-    def __init__(self, records, preprocess, augment=None):
+    joint: the label is an image of its own (a segmentation mask, H×W) that the augmentations and the
+    crop move with its image (TaskType.label_follows_image)."""
+
+    def __init__(self, records, preprocess, augment=None, joint=False):
         self.records = records
         self.preprocess = preprocess
         self.augment = augment
+        self.joint = joint
 
     def __len__(self):
         return len(self.records)
 
     def __getitem__(self, key):
-        if isinstance(key, tuple):
-            index, seed = key
-            generator = torch.Generator().manual_seed(seed)
-            image, label = self.records[index]
-            if self.augment is not None:
-                image = self.augment(image, generator)
+        if not isinstance(key, tuple):
+            image, label = self.records[key]
+            return self.preprocess(image), self._cropped(label, self.preprocess.crop_offset())
+        index, seed = key
+        generator = torch.Generator().manual_seed(seed)
+        image, label = self.records[index]
+        if self.augment is not None and self.joint:
+            image, label = self.augment.pair(image, label, generator)
+        elif self.augment is not None:
+            image = self.augment(image, generator)
+        if not self.joint:
             return self.preprocess(image, train=True, generator=generator), label
-        image, label = self.records[key]
-        return self.preprocess(image), label
+        # preprocess draws the crop's position first from the generator: the same draw from a copy of
+        # its state gives the label the image's crop
+        state = generator.get_state()
+        x = self.preprocess(image, train=True, generator=generator)
+        return x, self._cropped(label, self.preprocess.crop_offset(True, torch.Generator().set_state(state)))
+
+    def _cropped(self, label, offset):
+        size = self.preprocess.crop_size
+        if not self.joint or not size:
+            return label
+        top, left = offset
+        return label[..., top:top + size, left:left + size]
 
 
 class TensorRecords:
-    """numpy (C×H×W uint8 image, float32 label vector) records → torch tensors, as ImageView wants."""
+    """numpy (C×H×W uint8 image, label) records → torch tensors, as ImageView wants: label vectors and
+    boxes as float32, masks (uint8 class ids) as they are."""
 
     def __init__(self, records):
         self.records = records
@@ -59,8 +79,9 @@ class TensorRecords:
     def __getitem__(self, index):
         import numpy as np
         image, label = self.records.read(index)
+        dtype = np.uint8 if label.dtype == np.uint8 and label.ndim == 2 else np.float32
         return (torch.from_numpy(np.require(image, requirements=["C", "W"])),
-                torch.from_numpy(np.require(label, dtype=np.float32, requirements=["C", "W"])))
+                torch.from_numpy(np.require(label, dtype=dtype, requirements=["C", "W"])))
 
 
 class SeededTrainSampler(Sampler):

@@ -122,7 +122,7 @@ def check_fit(module, input_shape, num_classes, source=None, task=None):
     if task is None:
         from digits.model.tasks import get_task_type
         task = get_task_type("classification")
-    problem = task.check_output(out, num_classes)
+    problem = task.check_output(out, num_classes, tuple(input_shape))
     if problem:
         raise TrainingError(problem)
 

@@ -6,14 +6,16 @@
     STANDARD_NETWORKS: StandardNetwork(name, title, image_size (H, W) hint, description, task_type) of
         classification, in display order (the classification page's list)
     DETECTION_NETWORKS: the same for object detection (PyTorch only; the generic page offers them)
+    SEGMENTATION_NETWORKS: the same for semantic segmentation (fcn_alexnet is Caffe's, the others PyTorch)
     networks_for(task_type) -> [StandardNetwork]
+    StandardNetwork.framework: the one framework that has it (None: every built-in one)
 """
 from collections import namedtuple
 
 from digits.frameworks.registry import get_framework
 
-StandardNetwork = namedtuple("StandardNetwork", "name title image_size description task_type",
-                             defaults=("classification",))
+StandardNetwork = namedtuple("StandardNetwork", "name title image_size description task_type framework",
+                             defaults=("classification", None))
 
 STANDARD_NETWORKS = [
     StandardNetwork("lenet", "LeNet", (28, 28), "Original LeNet, for 28×28 grayscale images such as MNIST"),
@@ -27,16 +29,32 @@ NAMES = tuple(n.name for n in STANDARD_NETWORKS)
 
 DETECTION_NETWORKS = [
     StandardNetwork("detectnet", "DetectNet", (384, 1248), "DIGITS' DetectNet: GoogLeNet, coverage and bbox grids "
-                    "of stride 16, NMS; for KITTI-like 1248×384 images", "detection"),
+                    "of stride 16, NMS; for KITTI-like 1248×384 images", "detection", "torch"),
     StandardNetwork("detectnet_small", "DetectNet (small)", (64, 64), "DetectNet's heads on a small backbone "
-                    "(stride 8), trainable from scratch on a CPU for small images", "detection"),
+                    "(stride 8), trainable from scratch on a CPU for small images", "detection", "torch"),
     StandardNetwork("fasterrcnn_mobilenet", "Faster R-CNN (MobileNet-V3)", (320, 320), "torchvision's Faster "
-                    "R-CNN with a MobileNet-V3-Large FPN backbone; can start from a local weights file", "detection"),
+                    "R-CNN with a MobileNet-V3-Large FPN backbone; can start from a local weights file", "detection",
+                    "torch"),
+]
+
+SEGMENTATION_NETWORKS = [
+    StandardNetwork("fcn_alexnet", "FCN-AlexNet (Caffe)", (256, 256), "DIGITS' semantic-segmentation example: "
+                    "AlexNet made fully convolutional, scores upsampled by 32 and cropped to the image", "segmentation",
+                    "caffe"),
+    StandardNetwork("unet_small", "U-Net (small)", (64, 64), "a small U-Net, trainable from scratch on a CPU in "
+                    "minutes for small images", "segmentation", "torch"),
+    StandardNetwork("fcn_resnet", "FCN (ResNet-50)", (256, 256), "torchvision's FCN on ResNet-50 (output stride 8); "
+                    "can start from a local weights file", "segmentation", "torch"),
+    StandardNetwork("deeplabv3_mobilenet", "DeepLabV3 (MobileNet-V3)", (256, 256), "torchvision's DeepLabV3 on "
+                    "MobileNet-V3-Large; can start from a local weights file", "segmentation", "torch"),
+    StandardNetwork("lraspp_mobilenet", "LR-ASPP (MobileNet-V3)", (256, 256), "torchvision's LR-ASPP on "
+                    "MobileNet-V3-Large, light and fast; can start from a local weights file", "segmentation", "torch"),
 ]
 
 
 def networks_for(task_type):
-    return [n for n in STANDARD_NETWORKS + DETECTION_NETWORKS if task_type is None or n.task_type == task_type]
+    return [n for n in STANDARD_NETWORKS + DETECTION_NETWORKS + SEGMENTATION_NETWORKS
+            if task_type is None or n.task_type == task_type]
 
 
 def standard_network(name, framework, task_type="classification"):

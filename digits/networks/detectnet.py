@@ -33,22 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import batched_nms
 
+# the networks of older models import it from here
+from digits.networks.local_weights import load_matching  # noqa: F401
+
 COVERAGE_SCALE = 0.5
 BBOX_WEIGHT = 2.0
 PRIOR = 0.01                 # initial coverage probability (the background is most of the grid)
 CANDIDATE_THRESHOLD = 0.01   # coverage a cell needs to become a candidate box
 PRE_NMS = 1000               # candidates per image that go into NMS
-
-
-def load_matching(module, path):
-    """Loads the tensors of a state_dict file (torch.load(weights_only=True)) whose names and shapes
-    match into module; returns how many were loaded."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("model", state) if isinstance(state, dict) else state
-    own = module.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
-    module.load_state_dict(matched, strict=False)
-    return len(matched)
 
 
 class DetectNet(nn.Module):

@@ -18,14 +18,36 @@
   [policy, method, solver, hsv].forEach(el => { if (el) el.addEventListener("change", refresh); });
   refresh();
 
-  // A generic model of task type detection starts from a standard detection network (all PyTorch).
-  const taskType = $("task_type");
-  if (taskType) taskType.addEventListener("change", () => {
-    if (taskType.value !== "detection") return;
-    method.value = "standard";
-    $("framework").value = "torch";
-    refresh();
-  });
+  // A generic model's standard networks are its task type's (detection, segmentation): the list shows
+  // those, a task type that has some starts from one, and a network of one framework selects it.
+  const taskType = $("task_type"), standard = $("standard_networks");
+  const tasksEl = $("standard-network-tasks");
+  const networkTasks = tasksEl ? JSON.parse(tasksEl.textContent || "{}") : {};
+  const pickFramework = () => {
+    const known = networkTasks[standard.value];
+    if (known && known.framework) $("framework").value = known.framework;
+  };
+  const showTaskNetworks = () => {
+    const options = Array.from(standard.options);
+    options.forEach(o => { o.hidden = o.disabled = (networkTasks[o.value] || {}).task_type !== taskType.value; });
+    document.querySelectorAll(".task-pane").forEach(el => {
+      el.hidden = !el.dataset.taskTypes.split(" ").includes(taskType.value);
+    });
+    const first = options.find(o => !o.hidden);
+    if (!first) return false;
+    if (standard.selectedOptions[0] && standard.selectedOptions[0].hidden) standard.value = first.value;
+    return true;
+  };
+  if (taskType && tasksEl) {
+    showTaskNetworks();
+    taskType.addEventListener("change", () => {
+      if (!showTaskNetworks()) return;
+      method.value = "standard";
+      pickFramework();
+      refresh();
+    });
+    standard.addEventListener("change", pickFramework);
+  }
 
   document.querySelectorAll(".pick-previous").forEach(a => a.addEventListener("click", e => {
     e.preventDefault();

@@ -20,6 +20,9 @@
     detection: {title: "%", min: 0, max: 100, series: {
       "val/mAP": {label: "mAP@0.5 (val) %", color: "#ff7f0e"}, "val/precision": {label: "precision (val) %", color: "#d62728"},
       "val/recall": {label: "recall (val) %", color: "#8c564b"}}},
+    segmentation: {title: "%", min: 0, max: 100, series: {
+      "val/pixel_accuracy": {label: "pixel accuracy (val) %", color: "#ff7f0e"},
+      "val/mIoU": {label: "mean IoU (val) %", color: "#d62728"}}},
   };
   const taskAxis = TASK_AXES[document.getElementById("job-page").dataset.taskType] || TASK_AXES.classification;
   const SERIES = {
@@ -28,18 +31,20 @@
   };
   Object.entries(taskAxis.series).forEach(([key, s]) => { SERIES[key] = Object.assign({axis: "y1"}, s); });
   // A task type may report its training loss in components (detection: train/loss_coverage, ...) and a
-  // metric per class (detection: val/AP_<class id>): each gets a dashed line, on the loss axis or the
-  // task's, also when it first appears during training.
+  // metric per class (detection: val/AP_<class id>, segmentation: val/IoU_<class id>): each gets a dashed
+  // line, on the loss axis or the task's, also when it first appears during training.
   const PART_COLORS = ["#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#9edae5"];
   const CLASS_NAMES = JSON.parse(document.getElementById("job-page").dataset.labels || "[]");
-  const isLossPart = key => key.startsWith("train/loss_") || key.startsWith("val/AP_");
+  const PER_CLASS = {"val/AP_": "AP", "val/IoU_": "IoU"};   // series prefix -> the metric's name
+  const perClassPrefix = key => Object.keys(PER_CLASS).find(prefix => key.startsWith(prefix));
+  const isLossPart = key => key.startsWith("train/loss_") || perClassPrefix(key) !== undefined;
   let parts = 0;
   const partSeries = key => {
-    const perClass = key.startsWith("val/AP_");
-    const id = key.slice("val/AP_".length);
-    return {label: perClass ? `AP ${CLASS_NAMES[id] || "class " + id} (val) %`
-                            : `${key.slice("train/loss_".length).replace(/_/g, " ")} loss (train)`,
-            color: PART_COLORS[parts++ % PART_COLORS.length], axis: perClass ? "y1" : "y", dash: perClass ? [2, 3] : [6, 3]};
+    const prefix = perClassPrefix(key);
+    const id = prefix ? key.slice(prefix.length) : "";
+    return {label: prefix ? `${PER_CLASS[prefix]} ${CLASS_NAMES[id] || "class " + id} (val) %`
+                          : `${key.slice("train/loss_".length).replace(/_/g, " ")} loss (train)`,
+            color: PART_COLORS[parts++ % PART_COLORS.length], axis: prefix ? "y1" : "y", dash: prefix ? [2, 3] : [6, 3]};
   };
   Object.keys(metrics).filter(isLossPart).sort().forEach(key => { SERIES[key] = partSeries(key); });
   const toPoints = key => (metrics[key] || []).map(p => ({x: p[0], y: p[1]}));

@@ -8,43 +8,31 @@ import torch
 from PIL import Image
 
 from tests.detection_data import make_image, make_kitti_dataset
-from tests.helpers import login, wait_status
+from tests.model.rest_kit import made_dataset, standard_model_fields, trained_model
 
 DATASET_URL = "/datasets/generic/create/image-object-detection.json"
 
 
 @pytest.fixture
 def env(make_app, tmp_path):
-    app = make_app(allowed_roots=[str(tmp_path)])
-    client = login(app.test_client())
-    sched = app.extensions["digits"]["scheduler"]
     for split, count, seed in (("train", 160, 1), ("val", 48, 2)):
         make_kitti_dataset(str(tmp_path / split), count, seed=seed)
-    response = client.post(DATASET_URL, data={
+    return made_dataset(make_app(allowed_roots=[str(tmp_path)]), DATASET_URL, {
         "dataset_name": "boxes", "channel_conversion": "RGB", "val_min_box_size": "0",
         "padding_image_width": "", "padding_image_height": "",   # DIGITS' default pads to 1248×384
         **{f"{split}_{kind}_folder": str(tmp_path / split / f"{kind}s") for split in ("train", "val")
            for kind in ("image", "label")}})
-    assert response.status_code == 200, response.data
-    dataset = sched.get_job(response.get_json()["id"])
-    assert wait_status(dataset, ("Done", "Error"), timeout=120) == "Done", dataset.error()
-    return client, sched, dataset
 
 
 def _fields(dataset, **more):
-    return {"dataset": dataset.id, "model_name": "detector", "task_type": "detection", "method": "standard",
-            "standard_networks": "detectnet_small", "train_epochs": "6", "batch_size": "16", "solver_type": "ADAM",
-            "learning_rate": "0.003", "use_mean": "none", "random_seed": "1", **more}
+    return standard_model_fields(dataset, **{"task_type": "detection", "standard_networks": "detectnet_small",
+                                             "train_epochs": "6", "learning_rate": "0.003", **more})
 
 
 def test_a_detectnet_small_model_learns_from_the_rest_api(env, tmp_path):
     client, sched, dataset = env
-    response = client.post("/models/images/generic.json", data=_fields(dataset))
-    assert response.status_code == 200, response.data
-    model = sched.get_job(response.get_json()["id"])
-    assert wait_status(model, ("Done", "Error"), timeout=300) == "Done", model.error()
+    model, details = trained_model(client, sched, _fields(dataset))
     assert model.task_type == "detection" and model.extra["framework"] == "torch"
-    details = client.get(f"/models/{model.id}.json").get_json()
     for key in ("val/mAP", "val/precision", "val/recall", "train/loss", "train/loss_coverage", "train/loss_bbox"):
         assert details["metrics"][key], key
     assert len(details["results"]["val_ap_per_class"]) == 3

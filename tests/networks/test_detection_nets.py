@@ -152,7 +152,7 @@ def test_the_checks_say_what_a_detection_network_must_return():
     with pytest.raises(NetworkError, match='says TASK_TYPE = "detection"'):
         build_network("torch", undeclared, SHAPE, CLASSES)
     with pytest.raises(NetworkError, match="unknown task type"):
-        build_network("torch", NOT_A_DETECTOR.replace('"detection"', '"segmentation"'), SHAPE, CLASSES)
+        build_network("torch", NOT_A_DETECTOR.replace('"detection"', '"tracking"'), SHAPE, CLASSES)
 
 
 def test_the_check_leaves_batchnorm_statistics_alone():

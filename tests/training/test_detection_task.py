@@ -1,7 +1,5 @@
 """The detection task type: batches of boxes, mAP/precision/recall with DontCare regions, answers in the
 original image's pixels, and what it refuses (datasets, networks, settings)."""
-import os
-
 import pytest
 import torch
 
@@ -98,36 +96,13 @@ def test_settings_that_move_pixels_are_refused():
     assert "crop_size" in message and "flip" in message and "rot" in message
 
 
-def _rank(rank, world, port, shards, queue):
-    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="", DIGITS_TRAIN_THREADS="1")
-    from digits.model.trainer_runtime import Runtime
-    runtime = Runtime()
-    try:
-        evaluator = TASK.evaluator(3, runtime)
-        for rows, truth in shards[rank]:
-            evaluator.update(rows[None], TASK.collate([(torch.zeros(1), torch.tensor(truth, dtype=torch.float32))])[1])
-        queue.put((rank, evaluator.compute()))
-    finally:
-        runtime.close()
-
-
 def test_two_gloo_ranks_with_uneven_shards_agree_with_one_process():
-    import socket
-    import torch.multiprocessing as mp
+    from ranks import evaluate_on_ranks
     images = [(PERFECT, TRUTH), (detections((10, 10, 30, 30, 0.9, 1)), TRUTH),
               (detections((2, 2, 8, 8, 0.95, 1), (40, 40, 60, 60, 0.8, 2)), TRUTH)]
     expected = evaluate(*images)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    shards = [images[:2], images[2:]]   # 2 images on rank 0, 1 on rank 1: torchmetrics' own sync aborts
-    procs = [context.Process(target=_rank, args=(r, 2, port, shards, queue)) for r in range(2)]
-    for p in procs:
-        p.start()
-    got = dict(queue.get(timeout=120) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
+    batches = [(rows[None], TASK.collate([(torch.zeros(1), torch.tensor(truth, dtype=torch.float32))])[1])
+               for rows, truth in images]
+    # 2 images on rank 0, 1 on rank 1: torchmetrics' own sync aborts
+    got = evaluate_on_ranks("detection", 3, [batches[:2], batches[2:]])
     assert got[0] == got[1] == expected

@@ -3,16 +3,14 @@
 the tool refuses what cannot train."""
 import json
 import os
-import shutil
 import subprocess
 
 import lmdb
 import numpy as np
 import pytest
-import torch
 
 import trainkit
-from trainkit import metrics, of_type, parse_lines, run_in_process
+from trainkit import metrics, of_type, parse_lines
 
 from digits.dataset.datum import array_to_datum
 from digits.dataset.images.detection.boxes import to_datum_bytes
@@ -72,11 +70,8 @@ def boxes_dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, boxes_dataset):
     """(job folder, messages) of a whole detectnet_small run."""
-    job_dir = trainkit.make_job(str(tmp_path_factory.mktemp("detect") / "job"), boxes_dataset,
-                                network=standard_network("detectnet_small", "torch", "detection"), **SETTINGS)
-    code, msgs = run_in_process(job_dir)
-    assert code == 0, of_type(msgs, "error")
-    return job_dir, msgs
+    return trainkit.trained_run(str(tmp_path_factory.mktemp("detect") / "job"), boxes_dataset,
+                                standard_network("detectnet_small", "torch", "detection"), **SETTINGS)
 
 
 def test_detectnet_small_learns_the_boxes(trained):
@@ -96,23 +91,12 @@ def test_detectnet_small_learns_the_boxes(trained):
 
 def test_resume_from_a_snapshot_continues_the_same_run(tmp_path, trained):
     job_dir, msgs = trained
-    resumed_dir = str(tmp_path / "resumed")
-    os.makedirs(resumed_dir)
-    for name in ("train_config.json", "network.py", "snapshot_epoch_3.pt"):
-        shutil.copy(os.path.join(job_dir, name), resumed_dir)
-    code, resumed = run_in_process(resumed_dir)
-    assert code == 0, of_type(resumed, "error")
-    assert of_type(resumed, "resumed")[0]["epoch"] == 3
+    resumed = trainkit.resumed_from(job_dir, str(tmp_path / "resumed"), 3)
     assert of_type(resumed, "metric") == of_type(msgs, "metric")   # replayed up to 3, recomputed after
-    ref = torch.load(os.path.join(job_dir, "snapshot_epoch_6.pt"), weights_only=True)["model"]
-    got = torch.load(os.path.join(resumed_dir, "snapshot_epoch_6.pt"), weights_only=True)["model"]
-    assert all(torch.equal(ref[k], got[k]) for k in ref)
+    assert trainkit.same_weights(job_dir, str(tmp_path / "resumed"), 6)
 
 
-def _error(job_dir):
-    code, msgs = run_in_process(job_dir)
-    assert code == 1
-    return of_type(msgs, "error")[0]["message"]
+_error = trainkit.error_of
 
 
 def test_detection_needs_a_boxes_dataset_and_a_detection_network(tmp_path, boxes_dataset, dataset_dir):

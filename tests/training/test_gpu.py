@@ -57,3 +57,22 @@ def test_cuda_out_of_memory_suggests_a_batch_size(job):
     assert code == 1
     assert of_type(msgs, "error")[0]["message"] == ("CUDA out of memory at batch size 32; try a smaller batch "
                                                     "size (e.g. 16)")
+
+
+def test_a_segmentation_network_trains_with_amp_on_cuda(tmp_path):
+    """unet_small and DIGITS' fcn_alexnet (Caffe) under AMP + channels_last: score maps, the confusion
+    matrix on the GPU, the Caffe Deconvolution + Crop."""
+    import segkit
+    from digits.networks import standard_network
+    masks = segkit.make_mask_dataset(str(tmp_path / "masks"), {"train": 64, "val": 16}, size=(64, 64))
+    for name, framework, epochs in (("unet_small", "torch", 4), ("fcn_alexnet", "caffe", 1)):
+        network = standard_network(name, framework, "segmentation")
+        job_dir = trainkit.make_job(str(tmp_path / name), masks, network=network, framework=framework,
+                                    task_type="segmentation", train_epochs=epochs, batch_size=8, solver_type="ADAM",
+                                    learning_rate=0.001 if framework == "caffe" else 0.01,
+                                    lr_policy={"policy": "fixed"}, use_mean="none", weight_decay=0.0,
+                                    augmentation={"flip": "fliplr", "rot": 5}, crop_size=56)
+        code, msgs = run_in_process(job_dir)
+        assert code == 0, of_type(msgs, "error")
+        assert metrics(msgs, "val", "mIoU") and metrics(msgs, "val", "IoU_2")
+    assert metrics(msgs, "val", "pixel_accuracy")[-1][1] > 0

@@ -70,4 +70,4 @@ def test_unknown_task_type_and_label_length_mismatch():
         get_task_type("segmentation-ish")
     with pytest.raises(TaskTypeError, match="outputs 3 values per image but the labels have 2"):
         get_task_type("regression").eval_sums(torch.zeros(1, 3), torch.zeros(1, 2))
-    assert set(TASK_TYPES) == {"classification", "regression", "multilabel", "detection"}
+    assert set(TASK_TYPES) == {"classification", "regression", "multilabel", "detection", "segmentation"}

@@ -148,3 +148,39 @@ def metrics(messages, phase=None, name=None):
 
 def of_type(messages, kind):
     return [m for m in messages if m["type"] == kind]
+
+
+def error_of(job_dir):
+    """The error message of a run that must fail."""
+    code, msgs = run_in_process(job_dir)
+    assert code == 1, of_type(msgs, "metric")[-3:]
+    return of_type(msgs, "error")[0]["message"]
+
+
+def resumed_from(job_dir, folder, epoch, network_file="network.py"):
+    """Messages of a run in `folder` that resumes job_dir's run from its snapshot of `epoch` (the config,
+    the network and that snapshot copied there)."""
+    import shutil
+    os.makedirs(folder)
+    for name in ("train_config.json", network_file, f"snapshot_epoch_{epoch}.pt"):
+        shutil.copy(os.path.join(job_dir, name), folder)
+    code, msgs = run_in_process(folder)
+    assert code == 0, of_type(msgs, "error")
+    assert of_type(msgs, "resumed")[0]["epoch"] == epoch
+    return msgs
+
+
+def same_weights(job_dir, other_dir, epoch):
+    """Whether both runs' snapshots of `epoch` hold equal model tensors."""
+    import torch
+    ref, got = (torch.load(os.path.join(d, f"snapshot_epoch_{epoch}.pt"), weights_only=True)["model"]
+                for d in (job_dir, other_dir))
+    return ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+def trained_run(folder, dataset, network, **settings):
+    """(job folder, messages) of a whole run that must succeed."""
+    job_dir = make_job(folder, dataset, network=network, **settings)
+    code, msgs = run_in_process(job_dir)
+    assert code == 0, of_type(msgs, "error")
+    return job_dir, msgs

@@ -10,7 +10,8 @@ this machine to start the backbone from; nothing is ever downloaded.
 import torchvision
 from torch import nn
 
-from digits.networks.detectnet import DetectNet, load_matching
+from digits.networks.detectnet import DetectNet
+from digits.networks.local_weights import load_matching
 
 TASK_TYPE = "detection"
 BATCH_SIZE = 4

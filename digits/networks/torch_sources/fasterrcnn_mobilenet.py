@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 
-from digits.networks.detectnet import load_matching
+from digits.networks.local_weights import load_matching
 
 TASK_TYPE = "detection"
 BATCH_SIZE = 4

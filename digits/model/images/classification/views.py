@@ -177,9 +177,12 @@ def _check_network(framework, network_text, dataset, form):
                                            f"({width}×{height})")
         height = width = form.crop_size.data
     try:
-        _build_in_worker(framework, network_text, (channels, height, width), classes)
+        built = _build_in_worker(framework, network_text, (channels, height, width), classes)
     except InferenceError as exc:
         raise ValueError(str(exc)) from None
+    declared = (built or {}).get("task_type")
+    if declared not in (None, "classification"):   # e.g. a Caffe network whose softmax scores every pixel
+        raise ValueError(f"the network is a {declared} network: make a generic model of task type {declared}")
 
 
 def _refuse_python_network(framework, form):

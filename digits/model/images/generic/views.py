@@ -4,7 +4,8 @@ raw outputs plus the task type's keys:
 
     POST /models/images/generic[.json]             same solver/network fields as classification + task_type
                                                    (method "standard": the task type's standard networks,
-                                                   PyTorch unless framework says otherwise)
+                                                   in their framework unless framework says otherwise)
+                                                   + class_weights (segmentation: K comma-separated numbers)
     POST /models/images/generic/infer_one[.json]   {"outputs": {blob: [values]}, "values" | "labels": ...}
     POST /models/images/generic/infer_many[.json]  {"outputs": {path: {blob: [values]}}, "results": {path: ...}}
     POST /models/images/generic/infer_db[.json]    the same keyed by record key, for an LMDB on the server
@@ -13,7 +14,8 @@ The inference pages show each result through a view extension (digits.extensions
 view_extension_id, default the task type's), and the JSON answers carry its id ("view") and its keys.
 """
 from flask import Blueprint, jsonify, redirect, render_template, request
-from wtforms import SelectField
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
 
 from digits.auth import current_user, login_required
 from digits.extensions import view as views
@@ -29,7 +31,7 @@ from digits.model.job import GenericImageModelJob
 from digits.model.tasks import TASK_TYPES
 from digits.quota import check_waiting
 from digits.status import Status
-from digits.utils.forms import FieldError
+from digits.utils.forms import FieldError, float_list
 from digits.utils.routing import config, form_errors_response, json_error, scheduler, wants_json, wants_json_reply
 
 blueprint = Blueprint("models_generic", __name__)
@@ -40,6 +42,7 @@ TEMPLATE = "models/images/classification/new.html"   # the same form, with gener
 class GenericModelForm(ModelForm):
     task_type = SelectField("Task type", default="regression", choices=[
         (t.name, t.title) for t in TASK_TYPES.values() if t.name != "classification"])
+    class_weights = StringField("Class weights", validators=[Length(max=10_000)])
 
 
 def _generic_datasets(extension_id=None):
@@ -49,23 +52,55 @@ def _generic_datasets(extension_id=None):
             and (extension_id is None or getattr(j, "extension_id", None) == extension_id)]
 
 
+def _standard_networks():
+    """The standard networks of the generic task types (regression and multi-label have none)."""
+    from digits.networks import networks_for
+    return [n for t in TASK_TYPES.values() if t.name != "classification" for n in networks_for(t.name)]
+
+
 def _form(formdata=None):
-    from digits.networks import DETECTION_NETWORKS
     form = classification._make_form(formdata=formdata, form_cls=GenericModelForm, datasets=_generic_datasets())
-    # only detection has standard networks here; regression and multi-label bring their own
-    form.standard_networks.choices = [(n.name, n.title) for n in DETECTION_NETWORKS]
+    networks = _standard_networks()
+    form.standard_networks.choices = [(n.name, n.title) for n in networks]
+    form.network_tasks = {n.name: {"task_type": n.task_type, "framework": n.framework or ""} for n in networks}
     if formdata is None:
         form.method.data = "custom"
-        form.standard_networks.data = DETECTION_NETWORKS[0].name
+        form.standard_networks.data = networks[0].name
     return form
 
 
 def _network_source(form):
-    """classification's _network_source, but a standard network is the task type's (and PyTorch's when
-    no framework is posted: the standard networks of these task types are Python)."""
+    """classification's _network_source, but a standard network is the task type's (in its own framework
+    when none is posted: PyTorch but for Caffe's fcn_alexnet)."""
     if form.method.data == "standard" and "framework" not in request.form:
-        form.framework.data = "torch"
+        known = {n.name: n.framework for n in _standard_networks()}
+        form.framework.data = known.get(form.standard_networks.data) or "torch"
     return classification._network_source(form, task_type=form.task_type.data)
+
+
+def _class_weights(form, dataset):
+    """{"class_weights": [K numbers]} for the train config, or {} when the field is empty; FieldError."""
+    text = (form.class_weights.data or "").strip()
+    if not text:
+        return {}
+    from digits.model.tasks import TaskTypeError, get_task_type
+    try:
+        weights = float_list(text)
+    except ValueError:
+        weights = []
+    if not weights:
+        raise FieldError("class_weights", "comma-separated numbers expected (one weight per class)")
+    task = get_task_type(form.task_type.data)
+    try:
+        configured = task.configured({"class_weights": weights})
+        if configured is task:
+            raise TaskTypeError(f"class weights apply to segmentation models, not {task.name}")
+        if dataset.status == Status.DONE:
+            from digits.dataset.reader import read_dataset_info
+            configured.check_classes(int(read_dataset_info(dataset.dir).get("num_classes") or len(weights)))
+    except TaskTypeError as exc:
+        raise FieldError("class_weights", str(exc)) from None
+    return {"class_weights": weights}
 
 
 def _page(form, code=200):
@@ -112,6 +147,7 @@ def create():
         framework, text, source_id, pretrained = _network_source(form)
         classification._refuse_python_network(framework, form)
         _check_network(framework, text, dataset, form.task_type.data)
+        weights = _class_weights(form, dataset)
     except FieldError as exc:
         exc.attach_to(form)
         return _failed(form)
@@ -119,7 +155,8 @@ def create():
         classification._network_field(form).errors.append(str(exc))
         return _failed(form)
     jobs = classification._create_jobs(form, dataset, framework, text, source_id, pretrained,
-                                       job_cls=GenericImageModelJob, extra_config={"task_type": form.task_type.data})
+                                       job_cls=GenericImageModelJob,
+                                       extra_config={"task_type": form.task_type.data, **weights})
     if wants_json_reply():
         return classification.created_reply(jobs)
     return redirect(jobs[0].page_url() if len(jobs) == 1 else "/#models")
@@ -181,7 +218,8 @@ def _view(job):
 def _infer(job, spec, view, op="infer", **request_fields):
     # threshold: the lowest score of a detection answered (detection models; the worker checks it)
     return get_service().call(op, model=spec, task_type=job.task_type, input_images=view.wants_input_image,
-                              threshold=request.values.get("threshold"), **request_fields)
+                              threshold=request.values.get("threshold"), raw_outputs=request.values.get("raw_outputs"),
+                              **request_fields)
 
 
 def _contexts(job, reply):
