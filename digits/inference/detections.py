@@ -21,6 +21,7 @@ class Prepared(NamedTuple):
     array: Any       # uint8 H×W / H×W×3 at the network's size
     transform: Any   # geometry.prepare's, for the task type's infer (None: the model has no geometry)
     image: Any       # uint8 array the answer's coordinates refer to (the original, or the record)
+    label: Any = None   # a record's label image (uint8 H×W class ids), for a segmentation model's IoU
 
 
 def _geometry():

@@ -1,8 +1,9 @@
 """Deploy files of a loaded model: weights.pt (state_dict), model.ts (TorchScript), model.onnx.
 
 Exports run on a CPU copy of the network, in eval mode, for an input batch of any size named
-"data" (N×C×H×W float32, already preprocessed) with output "logits" (N×K; apply softmax) — a detection
-model's (preprocess.json "postprocess") is "detections" (N×D×6 rows [x1, y1, x2, y2, score, class_id]).
+"data" (N×C×H×W float32, already preprocessed) with output "logits" (N×K; apply softmax; a segmentation
+model's N×K×H×W, a score map per class) — a detection model's (preprocess.json "postprocess") is
+"detections" (N×D×6 rows [x1, y1, x2, y2, score, class_id]).
 Each export is checked against the PyTorch module on a sample batch before it is kept (one that answers a
 single image only, as a traced per-image loop does, is kept with "batch_size": 1). An export asked
 for as optional that fails (ONNX of a network whose NMS the exporters cannot express) is answered

@@ -10,7 +10,7 @@ import torch
 
 from digits.inference.detections import Prepared, prepare
 from digits.inference.errors import ImageError
-from digits.utils.image import LoadImageError, decode_image_bytes, hwc_to_chw, load_image, resize_image
+from digits.utils.image import LoadImageError, decode_image_bytes, hwc_to_chw, load_image, resize_image, to_array
 
 # "fill" and "half_crop" pad with noise; a fixed seed per image makes predictions repeatable, and the
 # deploy examples draw the same noise (numpy's default_rng(0)).
@@ -24,17 +24,30 @@ def load_resized(source, pre):
     source: a file path, or an upload {"name": its name, "data": base64 file bytes (small uploads travel
     inline) or "path": where the server saved it} — errors name the upload, not the saved file.
     """
-    return _decoded(source, lambda image: resize_image(image, pre.height, pre.width, pre.channels,
-                                                       pre.resize_mode, rng=np.random.default_rng(NOISE_SEED)))
+    return _decoded(source, lambda image: resized(image, pre))
 
 
-def load_input(source, pre):
+def resized(image, pre):
+    """A decoded image (PIL or array) at the model's size, with its resize mode (and the noise of fill)."""
+    return resize_image(image, pre.height, pre.width, pre.channels, pre.resize_mode,
+                        rng=np.random.default_rng(NOISE_SEED))
+
+
+def load_input(source, pre, original=False):
     """detections.Prepared of an image (load_resized's source): for a model with a geometry, prepared as its
-    dataset stored images, with the transform back to the original; else load_resized's array."""
-    if pre.geometry is None:
-        arr = load_resized(source, pre)
-        return Prepared(arr, None, arr)
-    return _decoded(source, lambda image: prepare(image, pre, f'"{_name(source)}"'))
+    dataset stored images, with the transform back to the original; else load_resized's array — and as
+    the answer's image the original (in the model's channels) when asked: a segmentation model's mask is
+    answered at the original's size."""
+    if pre.geometry is not None:
+        return _decoded(source, lambda image: prepare(image, pre, f'"{_name(source)}"'))
+    if original:
+        return _decoded(source, lambda image: _with_original(to_array(image, pre.channels), pre))
+    arr = load_resized(source, pre)
+    return Prepared(arr, None, arr)
+
+
+def _with_original(image, pre):
+    return Prepared(resized(image, pre), None, image)
 
 
 def _name(source):

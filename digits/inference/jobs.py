@@ -57,5 +57,19 @@ def model_spec(job, epoch=None):
                              f"{', '.join(f'{e:g}' for e in epochs)})", 400, "BadRequest")
     spec = {"dir": job.dir, "framework": job.extra.get("framework"),
             "network_file": job.extra.get("network_file"), "weights": job.snapshot_path(epoch), "labels": job.labels()}
+    colormap = dataset_colormap(job)
+    if colormap:   # a segmentation model's: the colours its masks are painted with
+        spec["colormap"] = colormap
     return spec, epoch
+
+
+def dataset_colormap(job):
+    """The "colormap" of the dataset a model trained on (dataset.json, docs/segmentation.md §1), or None."""
+    from digits.dataset.files import read_info
+    dataset_dir = job.train_config().get("dataset_dir")
+    try:
+        colormap = read_info(dataset_dir).get("colormap") if dataset_dir else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return colormap if isinstance(colormap, list) else None
 

@@ -75,20 +75,25 @@ class LoadedModel:
         return self.pre.num_classes
 
     @torch.no_grad()
-    def outputs(self, batch):
+    def outputs(self, batch, maps=False):
         """float32 N×C×H×W (preprocessed) → the network's outputs on the CPU (float64): N×K scores, or for
-        a detection model (preprocess.json "postprocess") N×D×6 rows [x1, y1, x2, y2, score, class_id]."""
+        a detection model (preprocess.json "postprocess") N×D×6 rows [x1, y1, x2, y2, score, class_id];
+        with maps (a segmentation model), N×K×H×W scores at the input's size (float32: they are large)."""
         out = self.module(batch.to(self.device))
-        if self.pre.postprocess is not None:
-            fits, expected = isinstance(out, torch.Tensor) and out.dim() == 3 and out.shape[2] == 6, \
+        is_tensor = isinstance(out, torch.Tensor)
+        if maps:
+            fits = is_tensor and tuple(out.shape[1:]) == (self.num_classes, *batch.shape[2:])
+            expected = f"N × {self.num_classes} × {batch.shape[2]} × {batch.shape[3]} scores (one map per class)"
+        elif self.pre.postprocess is not None:
+            fits, expected = is_tensor and out.dim() == 3 and out.shape[2] == 6, \
                 "N × D × 6 detections [x1, y1, x2, y2, score, class_id]"
         else:
-            fits = isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] == self.num_classes
+            fits = is_tensor and out.dim() == 2 and out.shape[1] == self.num_classes
             expected = f"N × {self.num_classes} outputs"
         if not fits:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            shape = tuple(out.shape) if is_tensor else type(out).__name__
             raise ModelError(f"the network returned {shape}; expected {expected}")
-        return out.double().cpu()
+        return (out.float() if maps else out.double()).cpu()
 
     def probabilities(self, batch):
         """float32 N×C×H×W (preprocessed) → softmax probabilities N×K on the CPU (float64)."""

@@ -6,6 +6,7 @@ Protocol: one JSON request per line on stdin, one JSON response per line on the 
 Anything else printed (by torch, a user's network code, the ONNX exporter) goes to stderr, so it can
 never corrupt the protocol. The worker exits when stdin closes (the server went away).
 """
+import functools
 import json
 import os
 import sys
@@ -75,38 +76,55 @@ def op_classify(cache, req):
 def _infer_chunks(model, req, chunks, load=None):
     """A generic model's answer per item of an iterable of item lists: {"outputs": {blob: values}, ...the
     task type's keys} (with "input_image" when asked: the network-sized input as a PNG — for a model with a
-    geometry, the original image its boxes refer to), or {"error"}. load(item, pre) → detections.Prepared."""
-    import torch
+    geometry, the original image its boxes refer to; for a segmentation model, the original its mask is
+    at), or {"error"}. load(item, pre, original) → detections.Prepared.
+
+    A segmentation model's outputs (K·H·W scores per image) are answered only when the request says
+    raw_outputs (else "outputs" is {}); its answers are masks.segment's."""
     from digits.inference.detections import parse_threshold
     from digits.inference.images import load_input, network_input, png_data_uri
+    from digits.inference.masks import per_pixel
     from digits.model.tasks import get_task_type
     task = get_task_type(req.get("task_type"))
+    maps = per_pixel(task)
     threshold = parse_threshold(req.get("threshold"))
     labels = req.get("labels") or req["model"].get("labels") or []
+    raw = not maps or _asked(req.get("raw_outputs"))
+    colormap = req["model"].get("colormap")   # a segmentation model's (its dataset's), else None
     batch_size = max(1, int(req.get("batch_size") or DEFAULT_BATCH))
     blob = model.network.output_blob or "output"
+    load = functools.partial(load or load_input, original=maps)
     results = []
     for chunk in chunks:
-        inputs, failed = _prepared(model, chunk, load or load_input)
+        inputs, failed = _prepared(model, chunk, load)
         answers = [None] * len(chunk)
         for index, message in failed:
             answers[index] = {"error": message}
-        parts = [model.outputs(network_input([p.array for _, p in part], model.pre))
-                 for _, part in _chunks(inputs, batch_size)]
-        outputs = torch.cat(parts).numpy() if parts else None
-        keys = _task_answers(model, task, outputs, labels, [p for _, p in inputs], threshold) if parts else []
-        for row, (index, prepared) in enumerate(inputs):
-            answers[index] = {"outputs": {blob: outputs[row].tolist()}, **keys[row]}
-            if req.get("input_images"):
-                answers[index]["input_image"] = png_data_uri(prepared.image)
+        for _, part in _chunks(inputs, batch_size):   # answered per batch: a batch of score maps is large
+            prepared = [p for _, p in part]
+            outputs = model.outputs(network_input([p.array for p in prepared], model.pre), maps=maps).numpy()
+            keys = _task_answers(model, task, outputs, labels, prepared, threshold, colormap, maps)
+            for row, (index, item) in enumerate(part):
+                answers[index] = {"outputs": {blob: outputs[row].tolist()} if raw else {}, **keys[row]}
+                if req.get("input_images"):
+                    answers[index]["input_image"] = png_data_uri(item.image)
         results.extend(answers)
     return {"results": results, "task_type": task.name, "input_shape": list(model.pre.output_shape)}
 
 
-def _task_answers(model, task, outputs, labels, prepared, threshold):
+def _asked(value):
+    """A request's yes/no field: true, 1, "1", "true", "yes", "on"."""
+    return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _task_answers(model, task, outputs, labels, prepared, threshold, colormap=None, maps=False):
     """The task type's answers; a model with a geometry also gives it each image's transform, and its
-    detections scoring below the request's threshold are left out."""
+    detections scoring below the request's threshold are left out; a segmentation model's (maps) are
+    masks.segment's."""
     from digits.inference.detections import above
+    if maps:
+        from digits.inference.masks import segment
+        return segment(task, outputs, labels, prepared, colormap)
     if model.pre.geometry is None:
         return task.infer(outputs, labels)
     return above(task.infer(outputs, labels, transforms=[p.transform for p in prepared]), threshold)
@@ -123,14 +141,18 @@ def op_infer(cache, req):
 
 def op_infer_db(cache, req):
     """op_infer for the records of an LMDB of Datums (db_path, checked by the server), in key order:
-    "keys" names each result."""
-    from digits.inference.records import record_chunks, record_input
+    "keys" names each result. A segmentation dataset's images LMDB brings its labels LMDB: each record's
+    answer then has the IoU of its mask against the record's label."""
+    from digits.inference.masks import per_pixel
+    from digits.inference.records import paired_labels, record_chunks, record_input
+    from digits.model.tasks import get_task_type
     model = cache.get(req["model"])
+    labels_db = paired_labels(req["db_path"]) if per_pixel(get_task_type(req.get("task_type"))) else None
     keys = []
 
     def chunks():   # streamed: a large database is never all in memory
-        for chunk in record_chunks(req["db_path"], req.get("limit")):
-            keys.extend(key for key, _ in chunk)
+        for chunk in record_chunks(req["db_path"], req.get("limit"), labels_db=labels_db):
+            keys.extend(record[0] for record in chunk)
             yield chunk
     return dict(_infer_chunks(model, req, chunks(), record_input), keys=keys)
 

@@ -9,8 +9,9 @@
     page_fragment(view, result, context)      the view's HTML, ready for a page (Markup)
     register(extension) / unregister(extension_id)
 
-Built-ins (digits.extensions.view.raw_data, image_output, top_n, bounding_boxes), then the entry points of the group
-`digits.plugins.view` (each loads a ViewExtension subclass or instance), collected on first use. This
+Built-ins (digits.extensions.view.raw_data, image_output, top_n, bounding_boxes, segmentation), then the
+entry points of the group `digits.plugins.view` (each loads a ViewExtension subclass or instance), collected
+on first use. This
 package runs in the web process, which never loads torch: an extension works on the worker's JSON
 result (numbers, strings, data URIs), with numpy and PIL at most.
 
@@ -22,7 +23,8 @@ type's keys ("values", "labels", "predictions")}. Its context says what the resu
     labels       the model's labels (may be empty)
     input_image  the input as the network saw it (resized), a PNG data URI — for extensions that set
                  wants_input_image; None otherwise. For a model with a geometry (detection), the original
-                 image instead (a database record as stored): the one its answer's boxes are in
+                 image instead (a database record as stored): the one its answer's boxes are in; for a
+                 segmentation model too: the one its mask is at
     input_shape  [channels, height, width] the network takes (None when unknown)
 
 Writing an extension: subclass ViewExtension and set extension_id (lower-case, stable: forms and JSON
@@ -40,7 +42,8 @@ from digits.utils.plugins import LoadOnce
 
 ENTRY_POINT_GROUP = "digits.plugins.view"
 BUILTINS = ("digits.extensions.view.raw_data", "digits.extensions.view.image_output",
-            "digits.extensions.view.top_n", "digits.extensions.view.bounding_boxes")
+            "digits.extensions.view.top_n", "digits.extensions.view.bounding_boxes",
+            "digits.extensions.view.segmentation")
 RAW_DATA = "all-raw-data"
 
 _views = {}      # extension_id -> ViewExtension, in registration order
