@@ -126,6 +126,10 @@ class Trainer:
                                                    num_classes)
         if not crop and getattr(self.network, "crop_size", None):  # the network's own data-layer crop
             crop = self.network.crop_size
+            # the task type refuses a crop wherever it comes from (a prototxt's transform_param too)
+            problem = self.task.check_config(dict(cfg, crop_size=crop))
+            if problem:
+                raise TrainingError(f"the network's data layer asks for crop_size {crop}: {problem}")
             self.network, module = trainer_setup.build(cfg, source, (channels, crop, crop), num_classes)
         try:
             self.pre = prep.from_training(self.info, cfg, self.network, cfg["network"]["framework"])
