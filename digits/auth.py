@@ -18,6 +18,7 @@ import re
 import flask_login
 from flask import abort, current_app, redirect, request, session, url_for
 
+from digits.login_throttle import LoginThrottle
 from digits.utils.routing import json_error, wants_json
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]+$")
@@ -50,6 +51,7 @@ def init_app(app, config):
     if mode == "password":
         from digits.users import UserStore
         store = app.extensions["digits_users"] = UserStore(config["jobs_dir"])
+        app.extensions["digits_login_throttle"] = LoginThrottle()
         if not store.names():
             logging.getLogger("digits.auth").warning(
                 "DIGITS_AUTH=password and no accounts yet: add one with `digits-devserver users add NAME --admin`")
@@ -106,15 +108,28 @@ def current_user_is_admin():
     return bool(user and user.is_authenticated and user.is_admin)
 
 
+class TooManyFailures(Exception):
+    def __init__(self, retry_after):
+        super().__init__(f"too many wrong passwords for this user name from this address: "
+                         f"try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 def log_in(name, password=None):
-    """Starts a session for name; returns an error message (and nothing changes) if it may not."""
+    """Starts a session for name; returns an error message (and nothing changes) if it may not.
+    Raises TooManyFailures while this name and address are held back (password mode)."""
     problem = validate_username(name)
     if problem:
         return problem
     if auth_mode() == "password":
-        store = user_store()
+        store, throttle, address = user_store(), current_app.extensions["digits_login_throttle"], request.remote_addr
+        wait = throttle.retry_after(name, address)
+        if wait:
+            raise TooManyFailures(wait)
         if not store.check_password(name, password):
+            throttle.failed(name, address)
             return "wrong user name or password"
+        throttle.succeeded(name, address)
         user = User(name, store.role(name), store.session_key(name))
     else:
         user = User(name)

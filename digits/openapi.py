@@ -75,7 +75,7 @@ def build_spec():
         "/completed_jobs.json": {"get": _op("Finished datasets and models")},
         "/system.json": {"get": _op("GPUs, host and resource pools")},
         "/login": {"post": _op("Log in (sets the signed session cookie; password mode needs the password)",
-                               {"type": "object"}, errors=[400, 401],
+                               {"type": "object"}, errors=[400, 401, 429],
                                body=_form({"username": {"type": "string", "pattern": "^[a-z][a-z0-9._-]+$"},
                                            "password": s}, ["username"]))},
         "/user.json": {"get": _op("The signed-in user: role, API tokens (password mode), jobs", errors=[401])},

@@ -75,7 +75,10 @@ def login():
     name = request.form.get("username") or body.get("username") or ""
     name = name.strip() if isinstance(name, str) else ""
     password = request.form.get("password") or body.get("password")
-    problem = auth.log_in(name, password if isinstance(password, str) else None)
+    try:
+        problem = auth.log_in(name, password if isinstance(password, str) else None)
+    except auth.TooManyFailures as exc:
+        return _held_back(exc, name)
     if problem:
         # a bad name is a 400; a wrong password (or unknown user) a 401, saying no more than that
         code = 400 if auth.validate_username(name) else 401
@@ -85,6 +88,15 @@ def login():
     if wants_json_reply():
         return jsonify({"username": name})
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _held_back(exc, name):
+    if wants_json_reply():
+        response = json_error(str(exc), 429)
+    else:
+        response = make_response(_login_page(_safe_next(request.form.get("next")), str(exc), name), 429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _login_page(next_url, error=None, name=""):

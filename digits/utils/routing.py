@@ -24,7 +24,7 @@ def json_error(message, status=400, type_=None):
 
 def error_type(status):
     return {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-            405: "MethodNotAllowed", 409: "Conflict", 413: "RequestEntityTooLarge",
+            405: "MethodNotAllowed", 409: "Conflict", 413: "RequestEntityTooLarge", 429: "TooManyRequests",
             503: "ServiceUnavailable", 504: "Timeout", 507: "InsufficientStorage"}.get(status, "Error")
 
 

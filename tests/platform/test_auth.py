@@ -220,3 +220,38 @@ def test_users_command_adds_changes_and_removes_accounts(jobs_dir):
     assert "carol\tuser" in _cli(jobs_dir, "list").stdout
     assert _cli(jobs_dir, "remove", "carol").returncode == 0 and store.get("carol") is None
     assert _cli(jobs_dir, "remove", "carol").returncode == 1
+
+
+def test_wrong_passwords_hold_back_that_name_from_that_address_only(locked_app):
+    from digits.login_throttle import MAX_FAILURES
+    client = locked_app.test_client()
+    for _ in range(MAX_FAILURES):
+        assert client.post("/login.json", data={"username": "alice", "password": "guess"}).status_code == 401
+    held = client.post("/login.json", data={"username": "alice", "password": PASSWORD})
+    assert held.status_code == 429
+    assert "too many wrong passwords" in held.get_json()["error"]["message"]
+    assert 1 <= int(held.headers["Retry-After"]) <= 300
+    page = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert page.status_code == 429 and b"too many wrong passwords" in page.data
+    # the real user elsewhere, and another name from here, are not locked out
+    other = locked_app.test_client()
+    ok = other.post("/login.json", data={"username": "alice", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert ok.status_code == 200
+    assert client.post("/login.json", data={"username": "bob", "password": PASSWORD}).status_code == 200
+
+
+def test_throttle_window_and_success_reset():
+    from digits.login_throttle import LoginThrottle
+    now = [1000.0]
+    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
+    for _ in range(2):
+        throttle.failed("alice", "1.2.3.4")
+    assert throttle.retry_after("alice", "1.2.3.4") == 0
+    throttle.succeeded("alice", "1.2.3.4")   # a success forgets earlier failures
+    for step in range(3):
+        now[0] += 10
+        throttle.failed("alice", "1.2.3.4")
+    assert throttle.retry_after("alice", "1.2.3.4") == 40   # until the first of the three is 60 s old
+    now[0] += 40
+    assert throttle.retry_after("alice", "1.2.3.4") == 0
