@@ -39,6 +39,10 @@ def test_a_detectnet_small_model_learns_from_the_rest_api(env, tmp_path):
     assert details["metrics"]["val/mAP"][-1][1] >= 50.0, details["metrics"]["val/mAP"]   # on images it never saw
     page = client.get(f"/models/{model.id}").get_data(as_text=True)
     assert 'data-task-type="detection"' in page and "Losses, mAP, precision and recall" in page
+    assert "Validation mAP@0.5" in page and "Val map" not in page and "Val ap 1" not in page
+    assert 'id="val-ap-per-class"' in page   # per-class AP, precision, recall by class name
+    for name in model.labels()[1:]:
+        assert f"<td>{name}</td>" in page, name
     _finds_the_objects_and_the_archive_agrees(client, model, tmp_path)
 
 
