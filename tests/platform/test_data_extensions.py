@@ -71,6 +71,9 @@ def test_unknown_extension_and_bad_fields(client):
     for url in ("/datasets/generic/new/no-such-kind", "/models/images/generic/new/no-such-kind"):
         response = c.get(url, headers={"Accept": "application/json"})
         assert response.status_code == 404 and "no data extension 'no-such-kind'" in response.get_json()["error"]["message"]
+    # classification has its own pages: DIGITS' generic URLs for it lead there
+    response = c.get("/models/images/generic/new/image-classification")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/models/images/classification/new")
     response = c.post("/datasets/generic/create/no-such-kind.json", data={"dataset_name": "x"})
     assert response.status_code == 404
     before = set(app.sched.jobs)

@@ -44,6 +44,7 @@ Optional hooks:
     new_url        None, or the page of an extension with its own form, routes and job kind (image
                    classification): the generic new-dataset route redirects there, the generic create
                    route refuses it (404 naming that page), and the menus list it once, at that page
+    new_model_url  None, or that extension's own new-model page: /models/images/generic/new/<id> redirects there
     list_samples(params)
         The listing step, for a kind that must look at its whole source once before any split is read
         (walk a folder, check the files, fix the classes, cut the splits): it writes into
@@ -54,6 +55,19 @@ Optional hooks:
         "parse_args", "job_dir"}: plan() returning "parse_tool" and "parse_args" says which tool the job
         runs first, so a kind with a listing step writes no tool. The default does nothing (and the
         listing tools refuse an extension without one).
+
+Hooks for the models trained on its datasets (they run in the web process: numpy and PIL at most):
+
+    default_view   None, or the id of the view extension (digits.extensions.view) their inference results
+                   show in when the request names none (a plugin's own view; the task type's default if
+                   that view is not installed)
+    inference_fields   ((field, label), ...): form fields a model page's "Test one" form shows as text
+                   boxes, and infer_one[.json] takes instead of an image (e.g. (("text", "Text"),))
+    inference_input(params, fields) -> image
+        The feature of one inference request: fields maps each of inference_fields to the posted text
+        (at least one is not empty); params are the dataset's (its plan()'s). Returns the uint8 array
+        read() would have made of such a sample (the dataset's image size); raise ValueError with a
+        message for bad input (the request gets a 400).
 
 samples() and read() run in the tool's subprocess, never in the web server; a tool working in a job's
 folder passes params with "job_dir" added (the folder the listing step wrote into). digits.tools.create_db
@@ -97,6 +111,9 @@ class DataExtension:
     form_class = None
     template = None
     new_url = None
+    default_view = None
+    inference_fields = ()
+    new_model_url = None
 
     def plan(self, form, config):
         raise NotImplementedError
@@ -118,6 +135,9 @@ class DataExtension:
 
     def list_samples(self, params):
         return None
+
+    def inference_input(self, params, fields):
+        raise NotImplementedError
 
 
 _registry = {}
@@ -173,6 +193,12 @@ def get_extension(extension_id):
     except KeyError:
         known = ", ".join(sorted(_registry)) or "none is installed"
         raise DataExtensionError(f"no data extension {extension_id!r} (known: {known})") from None
+
+
+def missing(extension_id):
+    """extension_id when no installed extension has it (a job made by a plugin since uninstalled), else None."""
+    _load()
+    return extension_id if extension_id and extension_id not in _registry else None
 
 
 def run_listing(parse_tool, argv, default_extension):

@@ -75,6 +75,7 @@ class ImageClassificationExtension(DataExtension):
     group = "Images"
     label_kind = "class"
     new_url = NEW_URL
+    new_model_url = "/models/images/classification/new"
 
     @property
     def form_class(self):   # imported when a page needs it: tools never load Flask

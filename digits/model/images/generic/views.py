@@ -117,9 +117,11 @@ def new(extension_id=None):
     if extension_id:
         from digits.extensions.data import DataExtensionError, get_extension
         try:
-            get_extension(extension_id)
+            extension = get_extension(extension_id)
         except DataExtensionError as exc:
             return json_error(str(exc), 404)
+        if getattr(extension, "new_model_url", None):
+            return redirect(extension.new_model_url)
         preferred = [(j.id, f"{j.name} [{j.status}]") for j in _generic_datasets(extension_id)]
         form.dataset.choices = preferred + [c for c in form.dataset.choices if c not in preferred]
     return _page(form)
