@@ -2,6 +2,8 @@
 import os
 import secrets
 
+from digits.utils.cpu import usable_cores
+
 
 SECRET_KEY_FILE = ".secret_key"
 AUTH_MODES = ("open", "password")
@@ -23,6 +25,12 @@ def _env_number(name, default, cast=int, minimum=None):
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value!r}")
     return number
+
+
+def inference_workers():
+    """DIGITS_INFERENCE_WORKERS: inference worker processes, each with its own model cache (default a
+    quarter of the usable cores, at least 1). A bad value stops the server at start-up (ConfigError)."""
+    return _env_number("DIGITS_INFERENCE_WORKERS", max(1, usable_cores() // 4), minimum=1)
 
 
 def _env_gpus():
@@ -107,6 +115,7 @@ def load_config(overrides=None):
         "check_timeout": _env_number("DIGITS_CHECK_TIMEOUT", None, cast=float, minimum=1),   # None: 60 s
         "check_cpu_seconds": _env_number("DIGITS_CHECK_CPU_SECONDS", 120, minimum=1),
         "check_memory_mb": _env_number("DIGITS_CHECK_MEMORY_MB", 4096, minimum=1024),
+        "inference_workers": inference_workers(),
         "async_mode": os.environ.get("DIGITS_ASYNC_MODE", "gevent"),
         "secret_key": os.environ.get("DIGITS_SECRET_KEY"),
         "auth": _env_choice("DIGITS_AUTH", "open", AUTH_MODES),

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from digits import __version__, assets, auth
 from digits.config import load_config
+from digits.inference import service as inference_service
 from digits.scheduler import Scheduler
 from digits.status import Status
 from digits.socketio import SocketEmitter, register_handlers
@@ -23,8 +24,10 @@ KIND_MODULES = [
     "digits.account_views",
     "digits.job_views",
     "digits.openapi",
+
     "digits.dataset.images.classification.views",
     "digits.dataset.images.generic.views",
+
     "digits.model.images.classification.views",
     "digits.model.images.classification.inference_views",
     "digits.model.images.generic.views",
@@ -64,6 +67,7 @@ def _resource_dir(name):
 
 def create_app(config=None):
     config = load_config(config)
+    inference_service.configure(config["inference_workers"])
     app = Flask("digits", template_folder=_resource_dir("templates"), static_folder=_resource_dir("static"))
     app.json = FiniteJSONProvider(app)
     app.config.update(

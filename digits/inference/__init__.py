@@ -1,6 +1,7 @@
 """Inference: a long-lived worker subprocess keeps trained models warm and answers the server.
 
     service.py   the server's side: starts/restarts the worker, sends JSON-line requests, timeouts
+    pool.py      DIGITS_INFERENCE_WORKERS workers behind one call: warm-model routing, a queue with a timeout
     worker.py    `python -m digits.inference.worker`: the loop, an LRU cache of loaded models, the ops
     loader.py    a model folder (network + preprocess.json + weights) → a ready nn.Module
     images.py    image files → the network's input, exactly as training's validation saw them

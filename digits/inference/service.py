@@ -1,13 +1,15 @@
-"""The server's side of inference: one worker subprocess (digits.inference.worker), shared by every
-request of this server process, started on first use and restarted after it dies.
+"""The server's side of inference: a worker subprocess (digits.inference.worker) per InferenceService,
+started on first use and restarted after it dies; get_service() gives each purpose its own workers.
 
 Why a subprocess: a model that segfaults, leaks or spins cannot take the web server down, and the
 server only waits on a pipe (cooperatively under gevent) while the worker computes. The worker keeps
 models loaded between requests (see loader.ModelCache), so only the first request per snapshot
 pays for building the network.
 
-Requests are serialized (one in flight): the worker computes one batch at a time anyway. A
-ServicePool runs several workers for one purpose (the network checks), each request in its own.
+An InferenceService serializes its requests (one in flight): the worker computes one batch at a time
+anyway. Classification and inference use an InferencePool (digits.inference.pool) of
+DIGITS_INFERENCE_WORKERS of them, routing each request to a worker with its model warm; a ServicePool
+runs the network checks, each request in a fresh worker of its own.
 """
 import atexit
 import collections
@@ -227,18 +229,36 @@ class ServicePool:
 
 _services = {}
 _service_lock = threading.Lock()
+_inference_workers = None   # set by configure() from the app's config; else DIGITS_INFERENCE_WORKERS
+
+
+def configure(inference_workers):
+    """The number of inference workers get_service() gives "inference" (create_app sets it)."""
+    global _inference_workers
+    _inference_workers = int(inference_workers)
 
 
 def get_service(purpose="inference", workers=None, **limits):
     """The process-wide service for a purpose (and settings), each with its own workers: "inference"
-    (classify, export) and "checks" (building users' networks at submit time and for Visualize), so a
-    network that loops until its timeout never holds up anybody's classification, nor empties its
-    model cache. With workers: a ServicePool of that many, under limits (sandbox.child_setup's), on
-    the CPU (a check needs no GPU, and CUDA's start-up allocations would count against the limit)."""
+    (classify, infer, export: an InferencePool of configure()'s size) and "checks" (building users'
+    networks at submit time and for Visualize), so a network that loops until its timeout never holds
+    up anybody's classification, nor empties its model cache. "checks" with workers: a ServicePool of
+    that many, under limits (sandbox.child_setup's), on the CPU (a check needs no GPU, and CUDA's
+    start-up allocations would count against the limit)."""
+    if purpose == "inference" and workers is None:
+        if _inference_workers is None:
+            from digits.config import inference_workers
+            configure(inference_workers())
+        workers = _inference_workers
     key = (purpose, workers, tuple(sorted(limits.items())))
     with _service_lock:
         if key not in _services:
-            _services[key] = (ServicePool(workers, env={"CUDA_VISIBLE_DEVICES": ""}, limits=limits) if workers
-                              else InferenceService(limits=limits))
+            if purpose == "inference":
+                from digits.inference.pool import InferencePool   # it builds on this module
+                _services[key] = InferencePool(workers, limits=limits)
+            elif workers:
+                _services[key] = ServicePool(workers, env={"CUDA_VISIBLE_DEVICES": ""}, limits=limits)
+            else:
+                _services[key] = InferenceService(limits=limits)
             atexit.register(_services[key].close)
         return _services[key]
