@@ -121,6 +121,10 @@ def load_config(overrides=None):
         "auth": _env_choice("DIGITS_AUTH", "open", AUTH_MODES),
         "max_waiting_per_user": _env_number("DIGITS_MAX_WAITING_PER_USER", 20, minimum=1),
         "plugins": _env_list("DIGITS_PLUGINS") or [],
+        # Model stores (http(s):// or file:// base URLs); the cap on all the files one push downloads (None:
+        # the pretrained upload cap).
+        "model_store_urls": _env_list("DIGITS_MODEL_STORE_URL") or [],
+        "model_store_max_bytes": (_env_number("DIGITS_MODEL_STORE_MAX_MB", 0, minimum=1) * 1024 * 1024) or None,
         "start_scheduler": True,
         "testing": False,
     }

@@ -185,11 +185,17 @@ class Job:
         return f"/{self.category}/{self.id}"
 
     # ----- views
+    def missing_plugin(self):
+        """The id of the plugin the job was made with when it is no longer installed (its pages then say
+        "plugin missing"), else None. Kinds made by data extensions answer it."""
+        return None
+
     def summary(self):
         return {"id": self.id, "name": self.name, "status": self.status, "type": self.kind,
                 "category": self.category, "owner": self.owner, "group": self.group,
                 "created": self.created, "progress": round(self.progress() * 100, 1),
-                "css": Status.CSS[self.status], "url": self.page_url(), "title": self.title}
+                "css": Status.CSS[self.status], "url": self.page_url(), "title": self.title,
+                "plugin_missing": self.missing_plugin()}
 
     def to_json(self):
         data = self.summary()

@@ -1,6 +1,7 @@
 """Routes common to every job kind: page, status, rename/notes, abort, resume, delete, clone."""
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
+from digits import job_bulk
 from digits.auth import current_user, require_owner
 from digits.quota import check_waiting
 from digits.status import Status
@@ -113,6 +114,30 @@ def delete(job_id, category):
         abort(403, description=f"cannot delete {job.name!r}: in use by {names}; delete those first")
     scheduler().delete_job(job)
     return jsonify({"id": job_id, "deleted": True})
+
+
+@blueprint.route("/group", methods=["POST"])
+@blueprint.route("/abort_jobs", methods=["POST"])
+@blueprint.route("/jobs", methods=["DELETE"])
+def bulk():
+    """DIGITS' actions on a selection (`job_ids[]`); see digits.job_bulk for the owner rules."""
+    if current_user() is None:
+        abort(401, description="login required to change jobs")
+    try:
+        job_ids = job_bulk.requested_ids(request)
+    except job_bulk.BulkError as exc:
+        return json_error(str(exc), 400)
+    if request.path == "/group":
+        name = (request.form.get("group_name") or request.args.get("group_name") or "").strip()
+        if len(name) > MAX_NAME:
+            return json_error(f"group_name may be at most {MAX_NAME} characters", 400)
+        report = job_bulk.group(scheduler(), job_ids, name)
+    elif request.path == "/abort_jobs":
+        report = job_bulk.abort(scheduler(), job_ids)
+    else:
+        report = job_bulk.delete(scheduler(), job_ids)
+    body, code = report.answer()
+    return jsonify(body), code
 
 
 @blueprint.route("/clone/<job_id>")

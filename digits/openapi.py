@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify
 from digits import __version__
 from digits.model.tasks import TASK_TYPES
 
-GENERIC_TASK_TYPES = [name for name in TASK_TYPES if name != "classification"]
+GENERIC_TASK_TYPES = list(TASK_TYPES)   # classification: a generic dataset of class ids (a data extension's)
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -68,6 +68,102 @@ def _job_routes(prefix):
     return paths
 
 
+def _store_routes():
+    """The model store (DIGITS' format): listing, push, publish."""
+    s = {"type": "string"}
+    push = _op("Push a model store's model (an id from /store/models) in as a pretrained model", JOB_REF,
+               params=[{"name": "id", "in": "query", "required": True, "schema": s}], errors=[400, 401, 404, 507])
+    push["responses"]["502"] = _json(ERROR, "the model store cannot be reached, or lacks a file")
+    return {
+        "/store/models": {"get": _op(
+            "The configured model stores' models: {base_url: {base_url, welcome_msg, model_list: [{id, dir_name, "
+            "info, aux?, error?}], error?}}, cached until refresh=1",
+            params=[{"name": "refresh", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}}])},
+        "/store/push.json": {"get": push},
+        "/models/{job_id}/publish.json": {"post": _op(
+            "Publish a snapshot into a file:// model store, in its format (owner only)",
+            {"type": "object", "required": ["store", "dir_name", "id", "info"]}, params=[JOB_ID],
+            errors=[400, 401, 403, 404, 409, 507],
+            body=_form({"store": s, "snapshot_epoch": {"type": "integer"}, "dir_name": s, "overwrite": s}))},
+    }
+
+
+BULK = {"type": "object", "required": ["action", "done", "not_done", "message"],
+        "properties": {"action": {"type": "string"}, "done": {"type": "array", "items": {"type": "string"}},
+                       "not_done": {"type": "array", "items": {
+                           "type": "object", "required": ["id", "reason"],
+                           "properties": {"id": {"type": "string"}, "reason": {"type": "string"}}}},
+                       "message": {"type": "string"}, "error": ERROR["properties"]["error"]}}
+# A refused bulk action answers 400 with BULK (what was done, and why the rest was not).
+BULK_400 = {"anyOf": [FORM_ERRORS, ERROR, BULK]}
+
+
+def _page(summary, params=(), body=None, method_errors=(400, 404)):
+    """A route answering an HTML page (or fragment); its errors are pages or JSON by the Accept header."""
+    both = {kind: {"schema": {}} for kind in ("text/html", "application/json")}
+    op = {"summary": summary, "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {}}}},
+                                            **{str(c): {"description": "error", "content": both} for c in method_errors}}}
+    if params:
+        op["parameters"] = list(params)
+    if body:
+        op["requestBody"] = body
+    return op
+
+
+def _digits_compat_routes():
+    """DIGITS 6's remaining routes: bulk actions, dataset summary, resize example, customize, large graph,
+    and the GET forms of classify_one / classify_many."""
+    s, i = {"type": "string"}, {"type": "integer"}
+    query = lambda name, schema=s, required=False: {"name": name, "in": "query", "required": required,  # noqa: E731
+                                                    "schema": schema}
+    job_id = query("job_id", required=True)
+    ids = {"job_ids[]": {"type": "array", "items": s}}
+    bulk = {str(c): _json(BULK_400 if c == 400 else ERROR, t) for c, t in
+            ((400, "some jobs unknown, not the user's, in use or in the wrong state: none of those touched"),
+             (401, "login required"))}
+
+    def bulk_op(summary, fields):
+        return {"summary": summary, "requestBody": _form(dict(ids, **fields)),
+                "responses": {"200": _json(BULK), **bulk}}
+    resize = _form({"width": i, "height": i, "channels": {"type": "integer", "enum": [1, 3]},
+                    "resize_mode": {"type": "string", "enum": ["squash", "crop", "fill", "half_crop"]},
+                    "encoding": {"type": "string", "enum": ["none", "png", "jpg"]},
+                    "resize_width": i, "resize_height": i, "resize_channels": i})
+    customize_params = [query("network", required=True), query("framework"), query("snapshot_epoch")]
+    customize = _op("A standard network's text, or a model's network and the weights file of its snapshot_epoch "
+                    "(0: none, -1: the weights it started from, latest)",
+                    {"type": "object", "required": ["network", "snapshot"]}, errors=[400, 404], params=customize_params)
+    one = [job_id, query("image_path", required=True), query("snapshot_epoch", i), query("show_visualizations")]
+    many = [job_id, query("image_list"), query("image_folder"), query("num_test_images", i), query("snapshot_epoch", i)]
+    classify = "/models/images/classification"
+    return {
+        "/group": {"post": bulk_op("Put the jobs job_ids[] in the group group_name (owner only; empty: no group)",
+                                   {"group_name": s})},
+        "/abort_jobs": {"post": bulk_op("Abort the jobs job_ids[] (owner or admin)", {})},
+        "/jobs": {"delete": bulk_op("Delete the jobs job_ids[] (owner or admin); a dataset or model in use by a "
+                                    "job that stays is not deleted", {})},
+        "/datasets/summary.json": {"get": _op("A dataset's short summary (sizes, classes, counts)", params=[job_id],
+                                              errors=[400, 404])},
+        "/datasets/summary": {"get": _page("A dataset's short summary as an HTML fragment", [job_id])},
+        "/datasets/images/resize-example.json": {"post": _op(
+            "An example picture resized by resize_mode (none: by every mode), as data: URLs with their stored size",
+            {"type": "object", "required": ["examples"]}, errors=[400], body=resize)},
+        "/datasets/images/resize-example": {"post": _page("The resize example as an HTML fragment", body=resize,
+                                                          method_errors=(400,))},
+        "/models/customize": {"get": customize, "post": customize},
+        "/models/customize.json": {"get": customize},
+        f"{classify}/large_graph.json": {"get": _op("A model's metric series (the large graph's data)",
+                                                    params=[job_id], errors=[400, 404])},
+        f"{classify}/large_graph": {"get": _page("A model's loss/accuracy graph, large", [job_id])},
+        f"{classify}/classify_one.json": {"get": _op(
+            "classify_one with the query string (DIGITS' GET): image_path on the server",
+            {"type": "object", "required": ["predictions"]}, errors=[400, 404, 409], params=one)},
+        f"{classify}/classify_many.json": {"get": _op(
+            "classify_many with the query string: image_list is a file on the server ('path [label]' lines)",
+            {"type": "object", "required": ["classifications"]}, errors=[400, 404, 409, 413], params=many)},
+    }
+
+
 def build_spec():
     s = {"type": "string"}
     paths = {
@@ -105,7 +201,15 @@ def build_spec():
         "/models/images/classification.json": {"post": _op(
             "New image classification model(s)", JOB_REF, errors=[400, 401, 429, 507],
             body=_form({"model_name": s, "dataset": s, "method": s, "standard_networks": s, "framework": s,
-                        "train_epochs": {"type": "integer"}, "learning_rate": s, "batch_size": s},
+                        "train_epochs": {"type": "integer"}, "learning_rate": s, "batch_size": s,
+                        # DIGITS' fields: "<previous job id>-snapshot" (0 none, -1 its start, N epoch N) goes
+                        # with previous_networks; select_gpu is a GPU id or "next"
+                        "previous_networks": s, "previous_network_snapshot": {"type": "integer"},
+                        "custom_network": s, "custom_network_snapshot": s, "select_gpu": s,
+                        "select_gpus": {"type": "array", "items": s},
+                        # digits.model.early_stopping: empty = off / the task type's metric / keep all
+                        "early_stopping_patience": {"type": "integer", "minimum": 1}, "best_metric": s,
+                        "snapshots_to_keep": {"type": "integer", "minimum": 1}},
                        ["model_name", "dataset"]))},
         "/models/visualize-lr.json": {"post": _op("Learning-rate curve preview", errors=[400],
                                                   body=_form({"lr_policy": s, "learning_rate": s}))},
@@ -126,18 +230,28 @@ def build_spec():
             "Best-scoring images per class", errors=[400, 404, 409, 413],
             body=_form(dict(inference_fields, image_folder=s, top_n={"type": "integer"}), ["job_id"]))},
         "/models/{job_id}/download": {"get": {
-            "summary": "Deploy archive (network, weights, TorchScript, ONNX, labels, mean, preprocess.json)",
+            "summary": "Deploy archive (network, weights, TorchScript, ONNX, labels, mean, preprocess.json; a Caffe "
+                       "network's also snapshot.caffemodel + deploy.prototxt)",
+            # no epoch: the snapshot training marked best, else the newest; also "best" or "latest"
             "parameters": [JOB_ID, {"name": "epoch", "in": "query", "schema": {"type": "integer"}}],
             "responses": {"200": {"description": "archive (.tar.gz without an extension)", "content": {
                 kind: {"schema": {"type": "string", "format": "binary"}}
-                for kind in ("application/gzip", "application/x-tar", "application/zip")}},
+                for kind in ("application/gzip", "application/x-tar", "application/x-bzip2", "application/zip")}},
                 **_errors(400, 404, 409)}}},
         "/models/{job_id}/to_pretrained.json": {"post": _op(
             "Make a pretrained model from a snapshot", JOB_REF, params=[JOB_ID], errors=[400, 401, 403, 404, 409],
             body=_form({"snapshot_epoch": {"type": "integer"}}))},
     })
+    download = paths["/models/{job_id}/download"]["get"]
+    extension = {"name": "extension", "in": "path", "required": True,
+                 "schema": {"type": "string", "enum": ["tar", "tar.gz", "tgz", "tar.bz2", "zip"]}}
+    paths["/models/{job_id}/download.{extension}"] = {"get": dict(
+        download, summary="The deploy archive as .tar, .tar.gz (.tgz), .tar.bz2 or .zip",
+        parameters=[JOB_ID, extension, *download["parameters"][1:]])}
+    paths.update(_store_routes())
     generic = "/models/images/generic"
     generic_fields = dict(inference_fields, view_extension_id=s)   # a view extension id (digits.extensions.view)
+    one_fields = dict(generic_fields, text=s)   # the text plugin's field, as an example of inference_fields
     paths.update({
         "/datasets/images/generic.json": {"post": _op(
             "New generic dataset from prebuilt LMDBs (Caffe Datums; labels as float_data or uint8 data)", JOB_REF,
@@ -146,15 +260,17 @@ def build_spec():
                 "prebuilt_val_labels": s, "prebuilt_mean_file": s}, ["dataset_name"]))},
         f"{generic}.json": {"post": _op(
             "New generic model(s): the classification model fields plus task_type (regression, multilabel, detection, "
-            "segmentation) and class_weights (segmentation)",
+            "segmentation; classification for a dataset of class ids) and class_weights (segmentation)",
             JOB_REF, errors=[400, 401, 429, 507],
             body=_form({"model_name": s, "dataset": s, "method": s, "framework": s, "custom_network": s,
                         "task_type": {"type": "string", "enum": GENERIC_TASK_TYPES}, "class_weights": s,
                         "train_epochs": {"type": "integer"}, "learning_rate": s}, ["model_name", "dataset"]))},
         f"{generic}/infer_one.json": {"post": _op(
-            "A generic model's outputs for one image, plus its task type's keys (values / labels) and its view's",
+            "A generic model's outputs for one image, plus its task type's keys (values / labels) and its view's. "
+            "A model whose data extension takes other input (its inference_fields, e.g. text) takes those fields "
+            "instead of an image (docs/plugins.md)",
             {"type": "object", "required": ["outputs", "view"]}, errors=[400, 404, 409, 413],
-            body=_form(generic_fields, ["job_id"]))},
+            body=_form(one_fields, ["job_id"]))},
         f"{generic}/infer_many.json": {"post": _op(
             "A generic model's outputs for a list or a folder of images",
             {"type": "object", "required": ["outputs", "results", "view"]}, errors=[400, 404, 409, 413],
@@ -167,6 +283,8 @@ def build_spec():
     })
     for prefix in ("jobs", "datasets", "models"):
         paths.update(_job_routes(prefix))
+    for path, operations in _digits_compat_routes().items():   # beside a route's POST, its GET
+        paths.setdefault(path, {}).update(operations)
     return {"openapi": "3.0.3",
             "info": {"title": "DIGITS REST API", "version": __version__,
                      "description": "Every page has a JSON twin; form fields are those of the HTML forms."},

@@ -24,10 +24,10 @@ KIND_MODULES = [
     "digits.account_views",
     "digits.job_views",
     "digits.openapi",
-
+    "digits.dataset.views",
     "digits.dataset.images.classification.views",
     "digits.dataset.images.generic.views",
-
+    "digits.model.views",
     "digits.model.images.classification.views",
     "digits.model.images.classification.inference_views",
     "digits.model.images.generic.views",
@@ -36,6 +36,7 @@ KIND_MODULES = [
     "digits.dataset.images.segmentation.views",
     "digits.model.archive",
     "digits.pretrained_model.views",
+    "digits.store.views",
 ]
 
 csrf = CSRFProtect()

@@ -155,6 +155,7 @@ def build_batch_norm(layer, shapes, options):
     module = CaffeBatchNorm(shapes[0][1], p.eps, p.moving_average_fraction, affine=scale is not None,
                             use_global_stats=p.use_global_stats)
     module.param_sources = []
+    module.statistics_source = layer   # a .caffemodel's mean, variance and moving-average factor blobs
     if scale is not None:
         sp = scale.scale_param
         fill(module.weight, sp.filler if sp.HasField("filler") else None, constant(1.0))

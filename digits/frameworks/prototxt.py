@@ -45,7 +45,7 @@ def parse_net(text):
     if net.layers:
         if net.layer:
             raise NetworkError('The network mixes "layer" and the deprecated "layers" blocks; use only "layer"')
-        _upgrade_v1(net)
+        upgrade_v1(net)
         return net, starts.get("layers", [])
     return net, starts.get("layer", [])
 
@@ -70,8 +70,9 @@ def _block_lines(text):
     return found
 
 
-def _upgrade_v1(net):
-    """Converts the deprecated V1LayerParameter list into LayerParameter (what Caffe's upgrade does)."""
+def upgrade_v1(net):
+    """Converts the deprecated V1LayerParameter list into LayerParameter (what Caffe's upgrade does);
+    a .caffemodel's blobs come along (digits.frameworks.caffemodel reads V1 files through this)."""
     old_layers = list(net.layers)
     del net.layers[:]
     for old in old_layers:
@@ -81,6 +82,7 @@ def _upgrade_v1(net):
         layer.type = _V1_TYPES.get(type_name, type_name)
         layer.bottom.extend(old.bottom)
         layer.top.extend(old.top)
+        layer.blobs.extend(old.blobs)
         layer.include.extend(old.include)
         layer.exclude.extend(old.exclude)
         layer.loss_weight.extend(old.loss_weight)

@@ -59,10 +59,13 @@ the user. A TensorFlow engine therefore translates its definition into torch mod
 natively would also need its own train_tool and, for inference and exports, a torch-compatible module.
 """
 import importlib
+import logging
 from importlib import metadata
 
 from digits.frameworks.errors import NetworkError
 from digits.utils.plugins import LoadOnce
+
+log = logging.getLogger("digits.plugins")
 
 ENTRY_POINT_GROUP = "digits.plugins.framework"
 BUILTINS = ("digits.frameworks.caffe_engine", "digits.frameworks.torch_engine")
@@ -101,7 +104,10 @@ def _fill():
     for module in BUILTINS:
         register(importlib.import_module(module).ENGINE)
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        register(entry.load())
+        try:
+            register(entry.load())
+        except Exception:   # a broken plugin must not take the server down; it is logged and left out
+            log.exception("framework %s (%s) could not be loaded", entry.name, entry.value)
 
 
 _load = LoadOnce(_fill)

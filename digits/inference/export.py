@@ -1,4 +1,5 @@
-"""Deploy files of a loaded model: weights.pt (state_dict), model.ts (TorchScript), model.onnx.
+"""Deploy files of a loaded model: weights.pt (state_dict), model.ts (TorchScript), model.onnx, and for a
+Caffe (prototxt) network snapshot.caffemodel + deploy.prototxt (digits.frameworks.caffemodel's conventions).
 
 Exports run on a CPU copy of the network, in eval mode, for an input batch of any size named
 "data" (N×C×H×W float32, already preprocessed) with output "logits" (N×K; apply softmax; a segmentation
@@ -10,6 +11,7 @@ for as optional that fails (ONNX of a network whose NMS the exporters cannot exp
 {"error": why} and its file is not written.
 """
 import contextlib
+import functools
 import io
 import os
 import re
@@ -17,9 +19,10 @@ import warnings
 
 import torch
 
+from digits.frameworks.caffemodel import DEPLOY_FILE, SNAPSHOT_FILE
 from digits.inference.errors import ModelError
 
-FILES = {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx"}
+FILES = {"weights": "weights.pt", "torchscript": "model.ts", "onnx": "model.onnx", "caffemodel": SNAPSHOT_FILE}
 INPUT_NAME, OUTPUT_NAME, DETECTIONS_NAME = "data", "logits", "detections"
 TOLERANCE = 1e-4
 
@@ -28,8 +31,9 @@ def output_name(pre):
     return OUTPUT_NAME if pre.postprocess is None else DETECTIONS_NAME
 
 
-def export(loaded, out_dir, formats=("weights", "torchscript", "onnx"), optional=()):
-    """Writes the requested files into out_dir (atomically each); returns {format: details}."""
+def export(loaded, out_dir, formats=("weights", "torchscript", "onnx"), optional=(), spec=None):
+    """Writes the requested files into out_dir (atomically each); returns {format: details}.
+    spec: the model spec (loader.py), which "caffemodel" reads the network file of."""
     unknown = [f for f in formats if f not in FILES]
     if unknown:
         raise ModelError(f"unknown export format(s) {unknown}; use {', '.join(FILES)}", status=400)
@@ -41,12 +45,12 @@ def export(loaded, out_dir, formats=("weights", "torchscript", "onnx"), optional
         sample = torch.rand(2, *loaded.pre.output_shape, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             expected = module(sample)
-        done = {}
+        done, exporters = {}, dict(_EXPORTERS, caffemodel=functools.partial(_caffemodel, loaded, spec))
         for fmt in formats:
             path = os.path.join(out_dir, FILES[fmt])
             tmp = f"{path}.tmp-{os.getpid()}"
             try:
-                done[fmt] = dict(_EXPORTERS[fmt](module, sample, expected, tmp, output_name(loaded.pre)),
+                done[fmt] = dict(exporters[fmt](module, sample, expected, tmp, output_name(loaded.pre)),
                                  file=FILES[fmt])
                 os.replace(tmp, path)
             except ModelError as exc:
@@ -100,6 +104,50 @@ def _onnx(module, sample, expected, path, output):
         except Exception as exc:  # noqa: BLE001 - try the other exporter, report both if both fail
             errors.append(f"{'torch.export' if dynamo else 'TorchScript'}-based exporter: {_first_line(exc)}")
     raise ModelError("ONNX export failed — " + " | ".join(errors), status=500)
+
+
+def _caffemodel(loaded, spec, module, sample, expected, path, output):
+    """snapshot.caffemodel + deploy.prototxt, checked by building the deploy network with our engine, loading
+    the caffemodel into it by layer name and comparing its outputs. "applies_scale": deploy.prototxt scales its
+    input itself (DIGITS' LeNet: a Power layer), so it takes the preprocessed input before preprocess.json's scale."""
+    if not spec or spec.get("framework") != "caffe":
+        raise ModelError("a .caffemodel is written for Caffe (prototxt) networks only", status=400)
+    try:
+        data, deploy, details = _caffe_files(loaded, spec, module, sample, expected)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure leaves this export out, named in info.json
+        raise ModelError(f"Caffe export failed: {_first_line(exc)}", status=500) from None
+    with open(path, "wb") as f:
+        f.write(data)
+    deploy_path = os.path.join(os.path.dirname(path), DEPLOY_FILE)
+    with open(f"{deploy_path}.tmp", "w", encoding="utf-8") as f:
+        f.write(deploy)
+    os.replace(f"{deploy_path}.tmp", deploy_path)
+    return details
+
+
+def _caffe_files(loaded, spec, module, sample, expected):
+    from digits.frameworks import build_network, caffemodel
+    pre = loaded.pre
+    with open(os.path.join(spec["dir"], spec["network_file"]), encoding="utf-8") as f:
+        data, deploy = caffemodel.write(module, f.read(), pre.output_shape,
+                                        add_softmax=loaded.network.loss == "SoftmaxWithLoss")
+    rebuilt = build_network("caffe", deploy, pre.output_shape, None).module.eval()   # sizes are written out
+    report = caffemodel.load(rebuilt, data, channels=pre.output_shape[0])
+    if report["unmatched"] or report["missing"]:
+        raise ModelError(f"Caffe export failed: the deploy network does not take every layer back "
+                         f"({caffemodel.summary(report) or ', '.join(report['missing'])})", status=500)
+    applies_scale = False
+    with torch.no_grad():
+        try:
+            _check("Caffe", rebuilt(sample), expected)
+        except ModelError:
+            if pre.scale == 1:
+                raise
+            _check("Caffe", rebuilt(sample / pre.scale), expected)   # raises when that differs too
+            applies_scale = True
+    return data, deploy, {"deploy": DEPLOY_FILE, "applies_scale": applies_scale, "layers": report["loaded"]}
 
 
 def _first_line(exc):

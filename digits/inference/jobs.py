@@ -1,8 +1,11 @@
 """From a job id and an optional snapshot epoch to the model spec the worker loads (see loader.py),
-with the clear 4xx errors users need: unknown job, no snapshot yet, no snapshot for that epoch."""
+with the clear 4xx errors users need: unknown job, no snapshot yet, no snapshot for that epoch. No epoch
+means the model's default: the snapshot training marked best (digits.model.early_stopping), else the newest."""
 import math
 
 from digits.inference.errors import InferenceError
+
+LATEST, BEST = "latest", "best"   # snapshot_epoch words; empty: the best when training marked one, else the newest
 
 
 def find_model(scheduler, job_id, generic=False):
@@ -21,9 +24,13 @@ def find_model(scheduler, job_id, generic=False):
 
 
 def parse_epoch(value):
-    """None for "newest"; else an epoch number (int when whole). InferenceError 400 when malformed."""
-    if value is None or str(value).strip() in ("", "latest", "newest"):
+    """None when empty (the model's default: ModelJob.default_epoch), LATEST ("latest"/"newest"), BEST, or
+    an epoch number (int when whole). InferenceError 400 when malformed."""
+    if value is None or not str(value).strip():
         return None
+    word = str(value).strip().lower()
+    if word in (LATEST, "newest", BEST):
+        return BEST if word == BEST else LATEST
     try:
         epoch = float(str(value).strip())
     except ValueError:
@@ -37,7 +44,8 @@ def model_spec(job, epoch=None):
     """(spec for the worker, the epoch used or None for a pretrained model)."""
     from digits.pretrained_model.job import PretrainedModelJob
     if isinstance(job, PretrainedModelJob):
-        if epoch is not None:   # one set of weights: an epoch is refused unless it is the one they came from
+        # one set of weights: an epoch is refused unless it is the one they came from
+        if epoch not in (None, LATEST, BEST):
             made_from = (job.extra.get("info") or {}).get("epoch")
             if made_from is None:
                 raise InferenceError(f"pretrained model {job.name!r} has no snapshot epochs (it holds one set of "
@@ -50,8 +58,7 @@ def model_spec(job, epoch=None):
     if not epochs:
         raise InferenceError(f"model {job.name!r} has no snapshot yet; it can classify once training has saved "
                              f"its first epoch", 409, "Conflict")
-    if epoch is None:
-        epoch = epochs[-1]
+    epoch = _resolve(job, epoch, epochs)
     if epoch not in epochs:
         raise InferenceError(f"model {job.name!r} has no snapshot for epoch {epoch:g} (snapshots: "
                              f"{', '.join(f'{e:g}' for e in epochs)})", 400, "BadRequest")
@@ -61,6 +68,21 @@ def model_spec(job, epoch=None):
     if colormap:   # a segmentation model's: the colours its masks are painted with
         spec["colormap"] = colormap
     return spec, epoch
+
+
+def _resolve(job, epoch, epochs):
+    if epoch is None:
+        return job.default_epoch()
+    if epoch == LATEST:
+        return epochs[-1]
+    if epoch == BEST:
+        best = job.best_snapshot()
+        if best is None:
+            raise InferenceError(f"model {job.name!r} has no best snapshot (it was trained without best_metric "
+                                 f"or early stopping, or has not validated yet); give a snapshot_epoch", 400,
+                                 "BadRequest")
+        return best["epoch"]
+    return epoch
 
 
 def dataset_colormap(job):

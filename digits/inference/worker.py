@@ -185,7 +185,7 @@ def op_export(cache, req):
     from digits.inference.export import export
     model = cache.get(req["model"])
     return {"files": export(model, req["out_dir"], tuple(req.get("formats") or ("weights", "torchscript", "onnx")),
-                            optional=tuple(req.get("optional") or ()))}
+                            optional=tuple(req.get("optional") or ()), spec=req["model"])}
 
 
 def op_check(cache, req):
@@ -198,6 +198,23 @@ def op_check(cache, req):
               for i in (model.network.layers or [])]
     return {"num_classes": model.num_classes, "input_shape": list(model.pre.output_shape), "layers": layers,
             "parameters": sum(p.numel() for p in model.module.parameters())}
+
+
+def op_caffemodel(cache, req):
+    """An uploaded .caffemodel (req "caffemodel") → the model folder's weights.pt, by Caffe layer name into
+    the network its preprocess.json sizes; answers the report of digits.frameworks.caffemodel."""
+    from digits.frameworks import NetworkError, caffemodel
+    from digits.inference.loader import complete_preprocess
+    from digits.model import preprocess
+    spec = req["model"]
+    complete_preprocess(spec)
+    pre = preprocess.load(spec["dir"])
+    try:
+        with open(os.path.join(spec["dir"], spec["network_file"]), encoding="utf-8") as f:
+            return caffemodel.convert(req["caffemodel"], f.read(), pre.output_shape, pre.num_classes,
+                                      spec["weights"], shown_name=req.get("shown_name"))
+    except (caffemodel.CaffemodelError, NetworkError) as exc:
+        raise InferenceError(str(exc), 400, "ModelError") from None
 
 
 def _out_of_memory(exc):
@@ -244,6 +261,7 @@ def op_ping(cache, req):
 
 
 OPS = {"classify": op_classify, "infer": op_infer, "infer_db": op_infer_db, "top_n": op_top_n, "export": op_export, "check": op_check,
+       "caffemodel": op_caffemodel,
        "network": op_network, "ping": op_ping}
 
 

@@ -1,4 +1,4 @@
-"""Download a trained model: /models/<id>/download[.tar|.tar.gz|.zip]?epoch=N.
+"""Download a trained model: /models/<id>/download[.tar|.tar.gz|.tar.bz2|.zip]?epoch=N.
 
 The archive holds everything needed to reproduce the server's predictions elsewhere
 (examples/classification/use_archive.py does it with torch or onnxruntime, numpy and PIL only):
@@ -17,11 +17,15 @@ The archive holds everything needed to reproduce the server's predictions elsewh
                                     input's size (examples/semantic-segmentation/use_archive.py paints
                                     the server's colour mask from it)
     mean.binaryproto, mean.npy      the mean (Caffe's BlobProto; float32 C×H×W RGB for numpy), if used
+    snapshot.caffemodel,            a Caffe (prototxt) network's weights for Caffe users: deploy.prototxt takes
+    deploy.prototxt                 the mean-subtracted image (BGR for colour), info.json "exports" saying
+                                    whether it also applies the scale (digits.frameworks.caffemodel)
     info.json                       job, kind, epoch, framework, input/output names and shapes, metrics
 Exports are made by the inference worker once per snapshot and cached in <model>/deploy/.
 A pretrained model downloads the same way (/pretrained_models/<id>/download, or under /models/): its one
 set of weights, info.json's "epoch" being the one it was made from (null when uploaded without one).
 """
+import bz2
 import gzip
 import io
 import os
@@ -36,6 +40,7 @@ import zipfile
 from flask import Blueprint, after_this_request, request, send_file
 
 from digits import __version__
+from digits.frameworks.caffemodel import DEPLOY_FILE, SNAPSHOT_FILE
 from digits.inference.errors import InferenceError
 from digits.inference.jobs import dataset_colormap, model_spec, parse_epoch
 from digits.inference.masks import colormap_for, per_pixel
@@ -50,14 +55,15 @@ from digits.utils.routing import json_error, scheduler
 
 blueprint = Blueprint("model_archive", __name__)
 
-FORMATS = {"tar": "w", "tar.gz": "w:gz", "tgz": "w:gz", "zip": "zip"}
+FORMATS = {"tar": "w", "tar.gz": "w:gz", "tgz": "w:gz", "tar.bz2": "w:bz2", "zip": "zip"}
 MIMETYPES = {"tar": "application/x-tar", "tar.gz": "application/gzip", "tgz": "application/gzip",
-             "zip": "application/zip"}
+             "tar.bz2": "application/x-bzip2", "zip": "application/zip"}
 KEEP_EXPORTS = 2   # snapshots whose exports stay cached in deploy/ (each is ~1.5× a snapshot)
 DEPLOY_DIR = "deploy"
 EXPORTS = ("weights", "torchscript", "onnx")
 EXPORT_FILES = ("weights.pt", "model.ts", "model.onnx")
-OPTIONAL_EXPORTS = ("torchscript", "onnx")   # the weights alone still make a usable archive
+OPTIONAL_EXPORTS = ("torchscript", "onnx", "caffemodel")   # the weights alone still make a usable archive
+CAFFE_FILES = {"caffemodel": SNAPSHOT_FILE, "deploy": DEPLOY_FILE}   # Caffe networks' too
 COLORMAP_FILE = "colormap.json"
 
 
@@ -67,7 +73,7 @@ COLORMAP_FILE = "colormap.json"
 @blueprint.route("/pretrained_models/<job_id>/download.<extension>", methods=["GET", "POST"])
 def download(job_id, extension="tar.gz"):
     if extension not in FORMATS:
-        return json_error(f"unknown archive type .{extension}; use .tar, .tar.gz or .zip", 400)
+        return json_error(f"unknown archive type .{extension}; use .tar, .tar.gz, .tar.bz2 or .zip", 400)
     job = scheduler().get_job(job_id)
     if not isinstance(job, (ModelJob, PretrainedModelJob)) or job.load_error:
         return json_error(f"no image classification model or pretrained model with id {job_id!r}", 404)
@@ -98,12 +104,13 @@ def deploy_files(job, spec, epoch):
     """The folder holding the snapshot's exports, made by the worker unless cached and current."""
     stamp = f"{os.stat(spec['weights']).st_mtime_ns}"
     folder = job.path(DEPLOY_DIR, "weights" if epoch is None else f"epoch_{epoch:g}")
-    done_marker = os.path.join(folder, "complete.json")
-    if read_json_or_empty(done_marker).get("stamp") != stamp:
+    formats = list(EXPORTS) + (["caffemodel"] if _is_caffe(job) else [])
+    marker = read_json_or_empty(os.path.join(folder, "complete.json"))
+    if marker.get("stamp") != stamp or not set(formats) <= set(marker.get("exports") or {}):
         os.makedirs(job.path(DEPLOY_DIR), exist_ok=True)
         staging = job.path(DEPLOY_DIR, f".staging-{secrets.token_hex(4)}")
         try:
-            details = get_service().call("export", model=spec, out_dir=staging, formats=list(EXPORTS),
+            details = get_service().call("export", model=spec, out_dir=staging, formats=formats,
                                          optional=list(OPTIONAL_EXPORTS))["files"]
             write_json(os.path.join(staging, "complete.json"), {"stamp": stamp, "exports": details})
             shutil.rmtree(folder, ignore_errors=True)
@@ -130,6 +137,10 @@ def _prune_exports(deploy_dir):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _is_caffe(job):
+    return job.extra.get("framework") == "caffe"
+
+
 def _task(job):
     from digits.model.tasks import get_task_type
     return get_task_type(getattr(job, "task_type", None))
@@ -140,7 +151,8 @@ def archive_members(job, epoch, folder):
     preprocess = read_json_or_empty(job.path(PREPROCESS_FILE))
     network_file = job.extra.get("network_file")
     members = [(network_file, job.path(network_file)), (PREPROCESS_FILE, job.path(PREPROCESS_FILE))]
-    members += [(name, os.path.join(folder, name)) for name in EXPORT_FILES if os.path.exists(os.path.join(folder, name))]
+    exported = EXPORT_FILES + (tuple(CAFFE_FILES.values()) if _is_caffe(job) else ())
+    members += [(name, os.path.join(folder, name)) for name in exported if os.path.exists(os.path.join(folder, name))]
     labels = job.labels()
     members.append(("labels.txt", "".join(f"{label}\n" for label in labels).encode("utf-8")))
     mean_file = preprocess.get("mean_file") if uses_mean(preprocess) else None
@@ -164,6 +176,8 @@ def archive_members(job, epoch, folder):
             "output": dict(_output(preprocess, maps), **task.meaning),
             "files": dict({fmt: name if any(n == name for n, _ in members) else None
                            for fmt, name in zip(EXPORTS, EXPORT_FILES)},
+                          **({k: v if any(n == v for n, _ in members) else None for k, v in CAFFE_FILES.items()}
+                             if _is_caffe(job) else {}),
                           labels="labels.txt", preprocess=PREPROCESS_FILE, mean="mean.npy" if mean_file else None,
                           **({"colormap": COLORMAP_FILE} if maps else {})),
             "exports": read_json_or_empty(os.path.join(folder, "complete.json")).get("exports", {}),
@@ -224,6 +238,9 @@ def write_archive(job, epoch, folder, extension):
                         archive.writestr(name, content)
                     else:
                         archive.write(content, name)
+        elif FORMATS[extension] == "w:bz2":
+            with open(path, "wb") as raw, bz2.BZ2File(raw, "wb", compresslevel=6) as packed:
+                _write_tar(packed, members)
         elif FORMATS[extension] == "w:gz":
             # gzip level 6 (tarfile's default is 9: twice the time for ~1% on weights), and no temp
             # file name in the gzip header.

@@ -11,6 +11,7 @@ from wtforms import BooleanField, FloatField, IntegerField, SelectField, SelectM
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from digits.frameworks import registry
+from digits.model import early_stopping
 from digits.model.preprocess_spec import MAX_SIDE, MEAN_MODES
 from digits.model.solver import SolverError, check_settings
 from digits.status import Status
@@ -100,6 +101,11 @@ class ModelForm(FlaskForm):
     snapshot_interval = FloatField("Snapshot interval (epochs)", default=1, validators=[NumberRange(0.001, 100000)])
     val_interval = FloatField("Validation interval (epochs)", default=1, validators=[NumberRange(0.001, 100000)])
     random_seed = IntegerField("Random seed", validators=[Optional(), NumberRange(0, 2**31 - 1)])
+    # digits.model.early_stopping; empty: train every epoch, the task type's metric, keep every snapshot
+    early_stopping_patience = IntegerField("Early stopping patience (validations)", validators=[Optional()],
+                                           render_kw={"min": 1})
+    best_metric = SelectField("Best snapshot by", choices=[], default="", validate_choice=False)
+    snapshots_to_keep = IntegerField("Snapshots to keep", validators=[Optional()], render_kw={"min": 1})
     batch_size = StringField("Batch size", validators=[Optional(), _list_of(int_list, 1, "batch size", 1 << 20)],
                              description="Leave empty for the network's default; several values make a sweep")
     batch_accumulation = IntegerField("Batch accumulation", default=1, validators=[NumberRange(1, 1024)])
@@ -144,6 +150,8 @@ class ModelForm(FlaskForm):
 
     select_gpu_count = IntegerField("Number of GPUs", default=1, validators=[Optional(), NumberRange(1, 64)])
     select_gpus = SelectMultipleField("Select which GPU(s)", choices=[], validate_choice=False)
+    # DIGITS' single-GPU form field: a GPU id, or "next" for whichever is free first.
+    select_gpu = StringField("GPU", validators=[Optional()])
 
     method = SelectField("Network", choices=METHODS, default="standard")
     framework = SelectField("Framework", choices=[], default=registry.DEFAULT)   # choices: __init__ (plugins too)
@@ -156,12 +164,17 @@ class ModelForm(FlaskForm):
     pretrained_lr_multiplier = FloatField("Learning-rate multiplier for transferred layers", default=1.0,
                                           validators=[Optional(), NumberRange(0, 10)])
     custom_network = TextAreaField("Custom network", validators=[Optional()])
+    # DIGITS' starting weights for a custom network: a weights file on the server (allowed roots) or a
+    # model's snapshot (as /models/customize answers it); checked by the view.
+    custom_network_snapshot = StringField("Pretrained weights (server path)", validators=[Optional()])
 
     server_gpus = ()   # the scheduler's GPU indices, set by the view
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.framework.choices = [(engine.name, engine.title) for engine in registry.frameworks()]
+        task_types = [c[0] for c in self.task_type.choices] if "task_type" in self._fields else ["classification"]
+        self.best_metric.choices = early_stopping.metric_choices(task_types)
         self.pretrained_networks.choices = [("", "— choose a pretrained model —")] + [
             (job.id, f"{job.name} ({job.id})") for job in pretrained_models()]
 
@@ -233,6 +246,36 @@ class ModelForm(FlaskForm):
             field.errors.append(f"this sweep would create {count} jobs ({len(sizes)} batch sizes × {len(rates)} "
                                 f"learning rates); at most {MAX_SWEEP_JOBS}")
 
+    def _task_type(self):
+        return self.task_type.data if "task_type" in self._fields else "classification"   # generic forms have one
+
+    def validate_early_stopping_patience(self, field):
+        try:
+            early_stopping.check_count("early stopping patience", field.data, "no early stopping")
+        except early_stopping.SettingsError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_snapshots_to_keep(self, field):
+        try:
+            early_stopping.check_count("snapshots to keep", field.data, "keep every snapshot")
+        except early_stopping.SettingsError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def validate_best_metric(self, field):
+        if not early_stopping.metric_names(self._task_type()):
+            return   # an unknown task type: its own field says so
+        try:
+            early_stopping.resolve_metric(self._task_type(), field.data)
+        except early_stopping.SettingsError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def best_snapshot_settings(self):
+        """The train config's best-snapshot settings (digits.model.early_stopping), best_metric by its name."""
+        metric = (self.best_metric.data or "").strip()
+        return {"early_stopping_patience": self.early_stopping_patience.data,
+                "best_metric": early_stopping.resolve_metric(self._task_type(), metric) if metric else None,
+                "snapshots_to_keep": self.snapshots_to_keep.data}
+
     def validate_select_gpus(self, field):
         wanted = []
         for value in field.data or []:
@@ -247,6 +290,19 @@ class ModelForm(FlaskForm):
             raise ValidationError(f"no GPU {', '.join(map(str, unknown))} on this server "
                                   f"(it has {', '.join(map(str, self.server_gpus))})")
 
+    def validate_select_gpu(self, field):
+        value = (field.data or "").strip()
+        if not value or value == "next":
+            return
+        try:
+            gpu = int(value)
+        except ValueError:
+            raise ValidationError(f"GPU {value!r} is not a GPU number (or \"next\")") from None
+        if gpu not in self.server_gpus:
+            raise ValidationError(f"no GPU {gpu} on this server" + (
+                f" (it has {', '.join(map(str, self.server_gpus))})" if self.server_gpus else
+                "; it has none: use \"next\" or leave it empty to train on the CPU"))
+
     def validate_select_gpu_count(self, field):
         # A CPU-only server ignores the count (DIGITS does too): training takes one CPU slot.
         if self.server_gpus and field.data and field.data > len(self.server_gpus):
@@ -256,6 +312,11 @@ class ModelForm(FlaskForm):
         """The train task's resources: chosen GPU ids, else a count (one CPU slot on a CPU-only server)."""
         if self.select_gpus.data:
             return {"gpu_ids": sorted({int(str(g).strip()) for g in self.select_gpus.data})}
+        single = (self.select_gpu.data or "").strip()
+        if single == "next":
+            return {"gpu": 1}
+        if single:
+            return {"gpu_ids": [int(single)]}
         return {"gpu": (self.select_gpu_count.data or 1) if self.server_gpus else 1}
 
     def validate_custom_network(self, field):

@@ -30,7 +30,7 @@ class ModelJob(Job):
             config = dict(config, dataset_dir=dataset_job.dir, network={"framework": framework, "file": network_file})
             trainer_config.write(job.dir, config)
         job.extra.update(dataset_id=dataset_job.id, framework=framework, network_file=network_file,
-                         weights_from=weights_from)
+                         weights_from=weights_from, extension_id=getattr(dataset_job, "extension_id", None))
         job.tasks.append(Task("train", engine.train_tool, resources=gpu_request, title="Train model"))
         return job
 
@@ -68,6 +68,22 @@ class ModelJob(Job):
             return None
         return self.path(snapshot_name(epoch))
 
+    def best_snapshot(self):
+        """{"epoch", "metric", "value"} of the snapshot training marked best (digits.model.early_stopping)
+        while its file is there; None for a model trained without one (it goes on using the newest)."""
+        task = self.train_task
+        results = task.results if task else {}
+        epoch = results.get("best_epoch")
+        if epoch is None or epoch not in self.snapshot_epochs():
+            return None
+        return {"epoch": epoch, "metric": results.get("best_metric"), "value": results.get("best_value")}
+
+    def default_epoch(self):
+        """The snapshot inference and downloads use when none is asked for: the best, else the newest."""
+        best = self.best_snapshot()
+        epochs = self.snapshot_epochs()
+        return best["epoch"] if best else (epochs[-1] if epochs else None)
+
     def labels(self):
         from digits.dataset.files import read_labels
         dataset_dir = self.train_config().get("dataset_dir")
@@ -81,7 +97,7 @@ class ModelJob(Job):
         task = self.train_task
         return {"dataset": scheduler().get_job(self.extra.get("dataset_id")), "config": self.train_config(),
                 "metrics": task.metrics if task else {}, "snapshots": self.snapshot_epochs(),
-                "results": task.results if task else {}}
+                "results": task.results if task else {}, "best": self.best_snapshot()}
 
     def to_json(self):
         data = super().to_json()
@@ -89,6 +105,9 @@ class ModelJob(Job):
         data.update(snapshots=self.snapshot_epochs(), dataset_id=self.extra.get("dataset_id"),
                     framework=self.extra.get("framework"), train_config=self.train_config(),
                     metrics=task.metrics if task else {}, results=task.results if task else {})
+        best, results = self.best_snapshot() or {}, task.results if task else {}
+        data.update(best_epoch=best.get("epoch"), best_metric=best.get("metric"), best_value=best.get("value"),
+                    stopped_early=bool(results.get("stopped_early")), stop_reason=results.get("stop_reason"))
         return data
 
 
@@ -111,3 +130,8 @@ class GenericImageModelJob(ModelJob):
     @property
     def task_type(self):
         return self.train_config().get("task_type") or "regression"
+
+    def missing_plugin(self):
+        # the data extension of its dataset (made by a plugin, as the dataset's page says too)
+        from digits.extensions.data import missing
+        return missing(self.extra.get("extension_id"))

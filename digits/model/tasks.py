@@ -32,6 +32,12 @@ class Classification(TaskType):
     meaning = {"apply": "softmax", "meaning": "one score per class (labels.txt, in order)"}
     default_view = "image-classification-top-n"
 
+    def output_size(self, info):
+        # a generic dataset of class ids (a data extension of label_kind "class") has num_classes too
+        if not info.get("num_classes"):
+            raise TaskTypeError("a generic dataset's labels are vectors: train it as regression or multilabel")
+        return int(info["num_classes"])
+
     def is_default_loss(self, spec):
         return spec["type"] == "SoftmaxWithLoss" and spec["ignore_label"] is None and spec["weight"] == 1.0
 

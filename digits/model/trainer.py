@@ -16,7 +16,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from digits.model import preprocess as prep
-from digits.model import snapshot, trainer_setup
+from digits.model import early_stopping, snapshot, trainer_setup
 from digits.model.augment import Augment
 from digits.model.lr_policy import make_scheduler
 from digits.model.solver import make_optimizer
@@ -58,10 +58,7 @@ class Trainer:
         try:
             self.task = get_task_type(cfg.get("task_type"))
             check_labels(self.task, self.info)
-            if self.info.get("kind") == "generic":   # no classes: the outputs are the label vector's
-                if self.task.name == "classification":
-                    raise TaskTypeError("a generic dataset's labels are vectors: train it as regression or "
-                                        "multilabel")
+            if self.info.get("kind") == "generic":   # the outputs are the label vector's (or its classes)
                 self.info["num_classes"] = self.task.output_size(self.info)
         except TaskTypeError as exc:
             raise TrainingError(str(exc)) from None
@@ -72,6 +69,10 @@ class Trainer:
             self.task = self.task.configured(cfg)
             self.task.check_classes(int(self.info["num_classes"]))
         except TaskTypeError as exc:
+            raise TrainingError(str(exc)) from None
+        try:
+            self.best = early_stopping.tracker_for(cfg, self.task.name)   # None: no best epoch is kept
+        except early_stopping.SettingsError as exc:
             raise TrainingError(str(exc)) from None
         self.resume_state = snapshot.load_latest(self.job_dir, warn=lambda m: rt.emit("warning", message=m))
         seed = self.resume_state.get("random_seed") if self.resume_state else cfg["random_seed"]
@@ -85,7 +86,8 @@ class Trainer:
         if self.resume_state:  # the same parameter groups as when the snapshot was taken
             self.transferred = set(self.resume_state.get("transferred") or [])
         elif cfg["pretrained"]:
-            self.transferred, loaded, fresh = trainer_setup.transfer_pretrained(module, cfg["pretrained"]["file"])
+            self.transferred, loaded, fresh = trainer_setup.transfer_pretrained(
+                module, cfg["pretrained"]["file"], warn=lambda m: rt.emit("warning", message=m))
             if not loaded:
                 rt.emit("warning", message="no layer of the pretrained model matched this network (names/shapes)")
             rt.emit("result", pretrained_file=cfg["pretrained"]["file"], pretrained_loaded_layers=loaded,
@@ -100,6 +102,9 @@ class Trainer:
         if rt.distributed:
             self.model = DistributedDataParallel(self.module, device_ids=[rt.device.index] if rt.cuda else None)
         self._make_loaders()
+        if self.best and self.best.patience and "val" not in self.eval_loaders:
+            raise TrainingError("early stopping needs validation images: this dataset has none (leave "
+                                "early_stopping_patience empty)")
 
         self.batches_per_epoch = len(self.train_loader)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg["batch_accumulation"])
@@ -198,6 +203,10 @@ class Trainer:
         # Replayed so the server's history is whole even if it died before saving what it was sent.
         for phase, name, point, value in state.get("metrics") or []:
             self.metric(phase, name, point, value)
+        if self.best and self.best.restore(state.get("best")) and self.best.epoch is not None:
+            self.rt.emit("result", **self.best.result())   # patience goes on counting from here
+        if self.best and self.best.stop_epoch is not None:
+            self.start_epoch = self.config["train_epochs"] + 1   # killed after stopping: nothing left to do
 
     def metric(self, phase, name, epoch, value):
         self.history.append([phase, name, epoch, value])
@@ -217,18 +226,25 @@ class Trainer:
         self.last_val, self.validated_at = {}, None
         # DIGITS' test_interval: val_interval epochs in iterations, so 0.5 validates twice an epoch
         self.val_every = max(1, round(cfg["val_interval"] * self.steps_per_epoch)) if cfg["val_interval"] > 0 else 0
+        end = self.best.stop_epoch if self.best and self.best.stop_epoch is not None else epochs
         for epoch in range(self.start_epoch, epochs + 1):
             started = time.perf_counter()
             last_train, images = self.train_epoch(epoch)
             speeds.append(images / max(1e-9, time.perf_counter() - started))
             print(f"epoch {epoch}: {speeds[-1]:.1f} images/s (this rank)", file=sys.stderr, flush=True)
-            final = epoch == epochs
-            if "val" in self.eval_loaders and final and self.validated_at != epoch:
+            stopped = self.best is not None and self.best.stop_epoch is not None   # maybe mid-epoch
+            final = epoch == epochs or stopped
+            if "val" in self.eval_loaders and final and not stopped and self.validated_at != epoch:
                 self.validate(epoch)
             last_val = self.last_val
-            if final or due(epoch, cfg["snapshot_interval"]):
-                self.save_snapshot(epoch)
-        results = {"final_epoch": epochs}
+            end = self.best.stop_epoch if stopped else epoch
+            if final or due(epoch, cfg["snapshot_interval"]) or (self.best and self.best.epoch == epoch):
+                self.save_snapshot(end)
+            if stopped:
+                break
+        results = {"final_epoch": end}
+        if self.best and self.best.stop_epoch is not None and self.best.stop_epoch < epochs:
+            results.update(stopped_early=True, stop_reason=self.best.stop_reason())
         if last_train is not None:
             results["train_loss"] = last_train
         results.update({f"val_{k}": v for k, v in {**last_val, **self.eval_results.get("val", {})}.items()})
@@ -238,7 +254,7 @@ class Trainer:
         if "test" in self.eval_loaders:
             test = self.evaluate("test")
             results.update({f"test_{k}": v for k, v in {**test, **self.eval_results.get("test", {})}.items()})
-        rt.emit("progress", value=1.0, epoch=float(epochs))
+        rt.emit("progress", value=1.0, epoch=float(end))
         rt.emit("result", **results)
         return results
 
@@ -289,6 +305,8 @@ class Trainer:
                 parts = None
             if "val" in self.eval_loaders and self.val_every and self.scheduler.last_epoch % self.val_every == 0:
                 self.validate(round(self.scheduler.last_epoch / self.steps_per_epoch, 6))
+                if self.best and self.best.stop_epoch is not None:
+                    break   # patience used up: the run loop ends the training here
         epoch_loss = rt.all_sum(epoch_loss) if rt.distributed else epoch_loss
         return (float(epoch_loss[0] / epoch_loss[1]) if epoch_loss[1] else last_report), images
 
@@ -315,6 +333,8 @@ class Trainer:
         self.last_val, self.validated_at = self.evaluate("val"), point
         for name, value in self.last_val.items():
             self.metric("val", name, point, value)
+        if self.best and self.best.update(point, self.last_val) and not float(point).is_integer():
+            self.save_snapshot(point)   # a mid-epoch best: its weights are gone by the end of the epoch
 
     @torch.no_grad()
     def evaluate(self, phase):
@@ -349,9 +369,13 @@ class Trainer:
                  "random_seed": self.seed, "iteration": self.scheduler.last_epoch,
                  "transferred": sorted(self.transferred),
                  "framework": self.config["network"]["framework"], "preprocess": self.pre.to_json(),
-                 "metrics": list(self.history)}
+                 "metrics": list(self.history), "best": self.best.state() if self.best else None}
         snapshot.save(os.path.join(self.job_dir, name), state)
         rt.emit("snapshot", epoch=epoch, file=name)
+        best = self.best.epoch if self.best else None
+        if best == epoch:   # announced once its snapshot exists: the server picks it for inference
+            rt.emit("result", **self.best.result())
+        early_stopping.prune(self.job_dir, self.config.get("snapshots_to_keep"), best)
 
 
 def oom_message(batch_size):

@@ -16,6 +16,8 @@ DEFAULTS = {
     "batch_accumulation": 1, "solver_type": "SGD", "learning_rate": 0.01, "momentum": 0.9,
     "weight_decay": 0.0005, "rms_decay": 0.99, "lr_policy": {"policy": "fixed"}, "crop_size": None,
     "use_mean": "none", "shuffle": True, "augmentation": {}, "pretrained": None, "gpus": [],
+    # digits.model.early_stopping: None = no early stopping, the task type's metric, every snapshot kept
+    "early_stopping_patience": None, "best_metric": None, "snapshots_to_keep": None,
 }
 
 
@@ -68,6 +70,10 @@ def check(config, job_dir):
     cfg["batch_size"] = _int(cfg, "batch_size", 1, allow_none=True)
     cfg["batch_accumulation"] = _int(cfg, "batch_accumulation", 1)
     cfg["crop_size"] = _int(cfg, "crop_size", 1, allow_none=True)
+    cfg["early_stopping_patience"] = _int(cfg, "early_stopping_patience", 1, allow_none=True)
+    cfg["snapshots_to_keep"] = _int(cfg, "snapshots_to_keep", 1, allow_none=True)
+    if cfg["best_metric"] is not None and not isinstance(cfg["best_metric"], str):
+        raise ConfigError(f"best_metric must be a metric name, got {cfg['best_metric']!r}")
     try:
         optimizer_spec(cfg["solver_type"], cfg["learning_rate"], cfg["momentum"], cfg["weight_decay"],
                        cfg["rms_decay"])

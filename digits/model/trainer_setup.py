@@ -3,6 +3,7 @@ pretrained weights."""
 import os
 import random
 import secrets
+import sys
 import traceback
 
 import numpy as np
@@ -127,12 +128,17 @@ def check_fit(module, input_shape, num_classes, source=None, task=None):
         raise TrainingError(problem)
 
 
-def transfer_pretrained(module, path):
-    """Loads tensors whose key and shape match; returns (loaded keys, loaded layers, fresh layers)."""
-    try:
-        weights = snapshot.load_weights(path)
-    except ValueError as exc:
-        raise TrainingError(str(exc)) from None
+def transfer_pretrained(module, path, warn=None):
+    """Loads tensors whose key and shape match; returns (loaded keys, loaded layers, fresh layers).
+    A .caffemodel transfers by Caffe layer name into a Caffe network; warn(message) hears of its layers
+    this network cannot take (else they go to stderr, the training log)."""
+    if path.lower().endswith(".caffemodel"):
+        weights = _caffemodel_weights(module, path, warn)
+    else:
+        try:
+            weights = snapshot.load_weights(path)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
     own = module.state_dict()
     matched = {k: weights[k] for k, v in own.items() if k in weights and tuple(weights[k].shape) == tuple(v.shape)}
     module.load_state_dict(matched, strict=False)
@@ -143,6 +149,21 @@ def transfer_pretrained(module, path):
     loaded = [name for name, flags in layers.items() if all(flags)]
     fresh = [name for name, flags in layers.items() if not all(flags)]
     return set(matched), loaded, fresh
+
+
+def _caffemodel_weights(module, path, warn):
+    from digits.frameworks import caffemodel
+    if not any(getattr(m, "param_sources", None) for m in module.modules()):
+        raise TrainingError("a .caffemodel can start Caffe (prototxt) networks only: its weights go by Caffe "
+                            "layer name")
+    try:
+        weights, report = caffemodel.tensors_for(module, caffemodel.read(path))
+    except caffemodel.CaffemodelError as exc:
+        raise TrainingError(f"pretrained weights: {exc}") from None
+    if report["unmatched"]:
+        message = f"layers of {os.path.basename(path)} this network cannot take: {caffemodel.summary(report)}"
+        (warn or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
+    return weights
 
 
 TORCHVISION_AUX_WEIGHT = 0.3  # GoogLeNet's (Szegedy et al. 2014, and DIGITS' prototxt) weight

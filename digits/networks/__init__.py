@@ -9,13 +9,24 @@
     SEGMENTATION_NETWORKS: the same for semantic segmentation (fcn_alexnet is Caffe's, the others PyTorch)
     networks_for(task_type) -> [StandardNetwork]
     StandardNetwork.framework: the one framework that has it (None: every built-in one)
+    plugin_networks() -> [StandardNetwork] of the entry points of the group `digits.plugins.network`
+
+A plugin's network is a StandardNetwork with its framework (e.g. "torch") and its definition's text as
+`source`, named by an entry point (docs/plugins.md); it is listed after the built-in ones of its task
+type, and a model made with it keeps its own copy of the text, so it trains and infers after the plugin
+is gone. A name the built-ins have is left out (logged), as is an entry point that does not load.
 """
+import logging
 from collections import namedtuple
+from importlib import metadata
 
 from digits.frameworks.registry import get_framework
+from digits.utils.plugins import LoadOnce
 
-StandardNetwork = namedtuple("StandardNetwork", "name title image_size description task_type framework",
-                             defaults=("classification", None))
+ENTRY_POINT_GROUP = "digits.plugins.network"
+log = logging.getLogger("digits.plugins")
+StandardNetwork = namedtuple("StandardNetwork", "name title image_size description task_type framework source",
+                             defaults=("classification", None, None))
 
 STANDARD_NETWORKS = [
     StandardNetwork("lenet", "LeNet", (28, 28), "Original LeNet, for 28×28 grayscale images such as MNIST"),
@@ -52,8 +63,34 @@ SEGMENTATION_NETWORKS = [
 ]
 
 
+BUILTIN_NAMES = {n.name for n in STANDARD_NETWORKS + DETECTION_NETWORKS + SEGMENTATION_NETWORKS}
+_plugins = []
+
+
+def _fill():
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            network = entry.load()
+            if not isinstance(network, StandardNetwork) or not network.framework or not network.source:
+                raise TypeError("an entry point of digits.plugins.network must name a StandardNetwork with its "
+                                "framework and source")
+            if network.name in BUILTIN_NAMES | {n.name for n in _plugins}:
+                raise ValueError(f"standard network {network.name!r} exists already")
+            _plugins.append(network)
+        except Exception:   # a broken plugin must not take the server down; it is logged and left out
+            log.exception("network %s (%s) could not be loaded", entry.name, entry.value)
+
+
+_load = LoadOnce(_fill)
+
+
+def plugin_networks():
+    _load()
+    return list(_plugins)
+
+
 def networks_for(task_type):
-    return [n for n in STANDARD_NETWORKS + DETECTION_NETWORKS + SEGMENTATION_NETWORKS
+    return [n for n in STANDARD_NETWORKS + DETECTION_NETWORKS + SEGMENTATION_NETWORKS + plugin_networks()
             if task_type is None or n.task_type == task_type]
 
 
@@ -64,7 +101,12 @@ def standard_network(name, framework, task_type="classification"):
     if name not in names:
         known = f'known: {", ".join(names)}' if names else f"{task_type} has none: write your own network"
         raise ValueError(f'unknown standard network "{name}" ({known})')
-    text = get_framework(framework, aliases=False).standard_network(name)
+    network = next(n for n in networks_for(task_type) if n.name == name)
+    engine = get_framework(framework, aliases=False)
+    if network.source is not None:   # a plugin's: its text, in its one framework
+        text = network.source if engine.name == network.framework else None
+    else:
+        text = engine.standard_network(name)
     if text is None:
         raise ValueError(f'framework "{framework}" has no standard network "{name}"')
     return text

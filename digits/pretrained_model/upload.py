@@ -1,5 +1,11 @@
 """Filling a pretrained model's folder: from a trained model's snapshot, from uploaded files (weights
-+ network definition + labels), or from an uploaded archive (ours, or any holding those files).
++ network definition + labels), or from an uploaded archive (ours, DIGITS', or any holding those files).
+
+Caffe weights (.caffemodel, with a prototxt) are kept as upload.caffemodel until the inference worker
+converts them into weights.pt by layer name (digits.frameworks.caffemodel; views._finish asks it). A
+DIGITS model archive (snapshot_iter_N.caffemodel, train_val.prototxt / deploy.prototxt, labels.txt,
+mean.binaryproto, info.json) takes the newest snapshot, the train_val network, and the image settings
+of its info.json ("image dimensions" [H, W, C], "image resize mode").
 
 Every file lands under a fixed name chosen here; archives are extracted with digits.dataset.archive
 (no absolute paths, no "..", no links, size-capped). The inference worker then builds the network
@@ -7,10 +13,12 @@ and loads the weights (torch.load(weights_only=True)), so a model that cannot ru
 """
 import json
 import os
+import re
 import shutil
 
 from digits.dataset.files import MEAN_FILE
 from digits.frameworks import registry
+from digits.frameworks.caffemodel import SUFFIX as CAFFEMODEL_SUFFIX
 from digits.inference.errors import InferenceError
 from digits.model import preprocess_spec as spec
 from digits.model.preprocess_spec import MAX_SIDE, MEAN_MODES, PREPROCESS_FILE, RESIZE_MODES  # noqa: F401
@@ -18,6 +26,8 @@ from digits.pretrained_model.job import INFO_FILE, LABELS_FILE, WEIGHTS_FILE
 from digits.utils.atomic import write_json
 
 WEIGHTS_SUFFIXES = (".pt", ".pth")
+CAFFEMODEL_UPLOAD = "upload.caffemodel"   # until the worker has made weights.pt of it
+DIGITS_NETWORKS = ("train_val.prototxt", "deploy.prototxt")   # a DIGITS archive's, in order of preference
 IMAGE_TYPES = {"3": 3, "color": 3, "rgb": 3, "1": 1, "grayscale": 1, "gray": 1}
 
 
@@ -123,9 +133,12 @@ def find_archive_files(folder):
     found = {"labels": files.get(LABELS_FILE), "preprocess": files.get(PREPROCESS_FILE),
              "info": files.get(INFO_FILE), "mean": files.get(MEAN_FILE)}
     engines = registry.frameworks()
-    found["network"] = _one(files, tuple(e.network_file for e in engines),
+    found["network"] = _one(files, tuple(e.network_file for e in engines) + DIGITS_NETWORKS,
                             tuple(suffix for e in engines for suffix in e.network_suffixes), "network definition")
-    found["weights"] = _one(files, (WEIGHTS_FILE,), WEIGHTS_SUFFIXES, "weights file")
+    if WEIGHTS_FILE in files or any(n.lower().endswith(WEIGHTS_SUFFIXES) for n in files):
+        found["weights"] = _one(files, (WEIGHTS_FILE,), WEIGHTS_SUFFIXES, "weights file")
+    else:
+        found["weights"] = _newest_caffemodel(files)
     if not found["labels"]:
         raise bad("the archive has no labels.txt (one class name per line)")
     return found
@@ -141,6 +154,52 @@ def _one(files, preferred, suffixes, what):
     if not matches:
         raise bad(f"the archive has no {what} ({' or '.join(preferred)})")
     raise bad(f"the archive has several candidates for the {what} ({', '.join(matches)}); name it {preferred[0]}")
+
+
+def _newest_caffemodel(files):
+    """DIGITS' snapshot_iter_<N>.caffemodel of the highest N, or the one .caffemodel there is."""
+    names = sorted(n for n in files if n.lower().endswith(CAFFEMODEL_SUFFIX))
+    iterations = {n: int(m.group(1)) for n in names if (m := re.fullmatch(r"snapshot_iter_(\d+)\.caffemodel", n))}
+    if iterations:
+        return files[max(iterations, key=iterations.get)]
+    if len(names) == 1:
+        return files[names[0]]
+    if not names:
+        raise bad(f"the archive has no weights file ({WEIGHTS_FILE}, or a Caffe .caffemodel)")
+    raise bad(f"the archive has several .caffemodel files ({', '.join(names)}); keep one")
+
+
+def digits_form(info, network_path, form):
+    """The upload form's image fields from a DIGITS archive's info.json (and its network's mean setting)
+    under those the user gave: DIGITS archives have no preprocess.json."""
+    fields = {}
+    dims = info.get("image dimensions")
+    if isinstance(dims, list) and len(dims) == 3:
+        fields.update(height=str(dims[0]), width=str(dims[1]), image_type=str(dims[2]))
+    if isinstance(info.get("image resize mode"), str):
+        fields["resize_mode"] = info["image resize mode"]
+    mean = _network_mean(network_path)
+    if mean:
+        fields["use_mean"] = mean
+    fields.update({k: v for k, v in form.items() if str(v).strip()})
+    return fields
+
+
+def _network_mean(path):
+    """"image" / "pixel" / "none" as the prototxt's data layers subtract a mean (mean_file / mean_value);
+    None when it has no data layer (a deploy network) or cannot be read (the build check says why)."""
+    from digits.frameworks.errors import NetworkError
+    from digits.frameworks.prototxt import parse_net
+    try:
+        with open(path, encoding="utf-8") as f:
+            net, _ = parse_net(f.read())
+    except (OSError, UnicodeDecodeError, NetworkError):
+        return None
+    data = [layer for layer in net.layer if layer.type.endswith("Data")]   # (caffe_layers.DATA_TYPES but Input)
+    if not data:
+        return None
+    transform = data[0].transform_param
+    return "pixel" if transform.mean_value else "image" if transform.mean_file else "none"
 
 
 def archive_info(path):
@@ -160,10 +219,16 @@ def fill_from_files(job_dir, files, framework=None, form=None):
     mean = files.get("mean")
     label_names = read_labels(labels, labels_name)
     framework, network_file = place_network(job_dir, files["network"][0], framework)
-    shutil.copyfile(weights, os.path.join(job_dir, WEIGHTS_FILE))
+    weights_target = WEIGHTS_FILE
+    if weights_name.lower().endswith(CAFFEMODEL_SUFFIX):
+        if framework != "caffe":
+            raise bad(f"{os.path.basename(weights_name)} is Caffe weights: they need a Caffe network "
+                      f"(.prototxt, framework caffe), not {framework}")
+        weights_target = CAFFEMODEL_UPLOAD
+    shutil.copyfile(weights, os.path.join(job_dir, weights_target))
     with open(os.path.join(job_dir, LABELS_FILE), "w", encoding="utf-8") as f:
         f.write("".join(f"{name}\n" for name in label_names))
-    names = {network_file: files["network"][1], WEIGHTS_FILE: weights_name, LABELS_FILE: labels_name}
+    names = {network_file: files["network"][1], weights_target: weights_name, LABELS_FILE: labels_name}
     if mean:
         shutil.copyfile(mean[0], os.path.join(job_dir, MEAN_FILE))
         names[MEAN_FILE] = mean[1]

@@ -68,6 +68,7 @@ def _finish(job, framework, network_file, source, names):
     _refuse_python_network(framework)
     job.extra.update(framework=framework, network_file=network_file)
     try:
+        converted = _convert_caffemodel(job, names)
         check = get_service().call("check", model=dict(job.model_spec(), names=names), complete_preprocess=True)
     except InferenceError as exc:
         exc = blame_user_code(exc)
@@ -76,6 +77,8 @@ def _finish(job, framework, network_file, source, names):
     info = dict(source, num_classes=check["num_classes"], input_shape=check["input_shape"],
                 parameters=check["parameters"], layers=[layer["name"] for layer in check["layers"]
                                                         if layer["status"] == "active" and layer["weights"]])
+    if converted:
+        info["caffemodel"] = converted
     upload.write_info(job.dir, info)
     job.extra["info"] = info
     job.set_status(Status.DONE)
@@ -84,6 +87,19 @@ def _finish(job, framework, network_file, source, names):
     sched.jobs[job.id] = job
     sched.emitter.job_update(job, "added")
     return job
+
+
+def _convert_caffemodel(job, names):
+    """An uploaded .caffemodel → weights.pt by layer name, in the worker; its report (which layers did not
+    match, which the network has that it lacks), or None when the weights were a .pt."""
+    path = job.path(upload.CAFFEMODEL_UPLOAD)
+    if not os.path.exists(path):
+        return None
+    shown = os.path.basename(names.get(upload.CAFFEMODEL_UPLOAD) or upload.CAFFEMODEL_UPLOAD)
+    report = get_service().call("caffemodel", model=dict(job.model_spec(), names=names), caffemodel=path,
+                                shown_name=shown)
+    os.unlink(path)   # weights.pt holds it now
+    return dict(report, file=shown)
 
 
 def _refuse_python_network(framework):
@@ -103,6 +119,10 @@ def _create(name, fill):
         return _fail(exc)
 
 
+# The model store's push makes its pretrained models the same way (digits/store/views.py).
+create_pretrained_job = _create
+
+
 @blueprint.route("/pretrained_models/new", methods=["GET"])
 @login_required
 def new():
@@ -113,8 +133,8 @@ def new():
 @blueprint.route("/pretrained_models/new.json", methods=["POST"])
 @login_required
 def create_from_files():
-    """DIGITS' fields: weights_file, model_def_file, labels_file, framework, image_type, resize_mode,
-    width, height, job_name; ours: mean_file, use_mean, scale, crop_size."""
+    """DIGITS' fields: weights_file (.pt / .pth, or a .caffemodel with a .prototxt), model_def_file, labels_file,
+    framework, image_type, resize_mode, width, height, job_name; ours: mean_file, use_mean, scale, crop_size."""
     def fill(job):
         with Uploads() as uploads:
             files = {key: (uploads.save(request.files.get(field), field), request.files[field].filename)
@@ -135,8 +155,9 @@ def create_from_files():
 @blueprint.route("/pretrained_models/upload_archive.json", methods=["POST"])
 @login_required
 def create_from_archive():
-    """An archive (.tar, .tar.gz, .zip) holding the network, weights and labels.txt — e.g. one
-    downloaded from /models/<id>/download — plus preprocess.json (else the form's image fields)."""
+    """An archive (.tar, .tar.gz, .tar.bz2, .zip) holding the network, weights and labels.txt — e.g. one
+    downloaded from /models/<id>/download, or a DIGITS model archive (upload.py) — plus preprocess.json
+    (else DIGITS' info.json image fields, else the form's)."""
     def fill(job):
         with Uploads() as uploads:
             path = uploads.save(request.files.get("archive"), "archive")
@@ -150,8 +171,8 @@ def create_from_archive():
             found = upload.find_archive_files(folder)
             info = upload.archive_info(found["info"]) if found["info"] else {}
             files = {key: (path, os.path.relpath(path, folder)) for key, path in found.items() if path}
-            framework, network_file, names = upload.fill_from_files(job.dir, files, info.get("framework"),
-                                                                    form=request.form)
+            form = request.form if found["preprocess"] else upload.digits_form(info, found["network"], request.form)
+            framework, network_file, names = upload.fill_from_files(job.dir, files, info.get("framework"), form=form)
         source = {"source": "archive", "archive_name": request.files["archive"].filename}
         from_model = info.get("kind", ImageClassificationModelJob.kind) == ImageClassificationModelJob.kind
         if info.get("job_id") and from_model:   # (a pretrained model's own archive names no model)
@@ -159,6 +180,25 @@ def create_from_archive():
         return framework, network_file, source, names
     name = request.form.get("job_name")
     return _create(name if name and name.strip() else _archive_stem(), fill)
+
+
+def write_model_files(model, spec, out_dir):
+    """A trained model's snapshot (spec) as a pretrained model's files in out_dir: the network, labels.txt,
+    the mean it uses, preprocess.json and weights.pt (a state_dict the worker exports). Returns (framework,
+    network file name). Publishing to a model store writes the same files."""
+    framework, network_file = model.extra["framework"], model.extra["network_file"]
+    _refuse_python_network(framework)   # before the export below runs it
+    shutil.copyfile(model.path(network_file), os.path.join(out_dir, network_file))
+    with open(os.path.join(out_dir, "labels.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(f"{label}\n" for label in model.labels()))
+    source_preprocess = model.path(preprocess_spec.PREPROCESS_FILE)
+    original_mean = upload.archive_info(source_preprocess).get("mean_file")
+    params = upload.checked_preprocess(source_preprocess, len(model.labels()), True)
+    if preprocess_spec.uses_mean(params):
+        shutil.copyfile(model.path(original_mean), os.path.join(out_dir, upload.MEAN_FILE))
+    upload.write_preprocess(out_dir, params)
+    get_service().call("export", model=spec, out_dir=out_dir, formats=["weights"])
+    return framework, network_file
 
 
 def _check_opens(path, name):
@@ -175,7 +215,7 @@ def _check_opens(path, name):
 def _archive_stem():
     storage = request.files.get("archive")
     name = os.path.basename(storage.filename or "") if storage is not None else ""
-    for suffix in (".tar.gz", ".tgz", ".tar", ".zip"):
+    for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar", ".zip"):
         if name.lower().endswith(suffix):
             return name[:-len(suffix)]
     return name or "pretrained model"
@@ -191,18 +231,7 @@ def from_model(job_id):
         return json_error(f"no image classification model with id {job_id!r}", 404)
 
     def fill(job):
-        framework, network_file = model.extra["framework"], model.extra["network_file"]
-        _refuse_python_network(framework)   # before the export below runs it
-        shutil.copyfile(model.path(network_file), job.path(network_file))
-        with open(job.path("labels.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(f"{label}\n" for label in model.labels()))
-        source_preprocess = model.path(preprocess_spec.PREPROCESS_FILE)
-        original_mean = upload.archive_info(source_preprocess).get("mean_file")
-        params = upload.checked_preprocess(source_preprocess, len(model.labels()), True)
-        if preprocess_spec.uses_mean(params):
-            shutil.copyfile(model.path(original_mean), job.path(upload.MEAN_FILE))
-        upload.write_preprocess(job.dir, params)
-        get_service().call("export", model=spec, out_dir=job.dir, formats=["weights"])
+        framework, network_file = write_model_files(model, spec, job.dir)
         return framework, network_file, {"source": "model", "model_id": model.id, "model_name": model.name,
                                          "epoch": epoch}, {}
     try:   # the epoch asked for (the newest when none): it names the job and is the one copied

@@ -40,3 +40,9 @@ def int_list(text):
 def form_data_dict(form_data):
     """A request's form as a plain dict (lists kept for multi-value fields) to store for cloning."""
     return {key: (values if len(values) > 1 else values[0]) for key, values in form_data.lists()}
+
+
+def value_or_default(field):
+    """A field's value, or its default when the request left it out or empty: REST clients post only the
+    fields they change (a plugin's optional fields use it, docs/plugins.md)."""
+    return field.default if field.data is None or field.data == "" else field.data

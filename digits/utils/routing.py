@@ -43,6 +43,14 @@ def get_job_or_404(job_id, category=None):
     return job
 
 
+def job_from_query(category=None):
+    """The job named by ?job_id= (DIGITS' job_from_request): 400 when it is missing, 404 when unknown."""
+    job_id = request.args.get("job_id")
+    if not job_id:
+        abort(400, description="job_id not given")
+    return get_job_or_404(job_id, category)
+
+
 def form_errors_response(form):
     response = jsonify({"errors": form.errors})
     response.status_code = 400

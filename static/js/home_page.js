@@ -40,11 +40,18 @@
       setEta(document.getElementById(`eta-${msg.job_id}`), msg.eta);
     } else if (msg.update === "status") {
       showStatus(msg);
-    } else if (msg.update === "attribute" && msg.name) {
+    } else if (msg.update === "attribute" && (msg.name || msg.group !== undefined)) {
       rowsOf(msg.job_id).forEach(r => {
-        r.dataset.name = msg.name;
-        const a = r.querySelector("a");
-        if (a) a.textContent = msg.name;
+        if (msg.name) {
+          r.dataset.name = msg.name;
+          const a = r.querySelector("a");
+          if (a) a.textContent = msg.name;
+        }
+        if (msg.group !== undefined) {   // regrouped from the selection bar (POST /group)
+          r.dataset.group = msg.group || "";
+          const cell = r.querySelector(".job-group");
+          if (cell) cell.textContent = msg.group || "";
+        }
       });
       refreshTables();
     }
@@ -77,6 +84,10 @@
                                status: msg.status, created: msg.created, cloneable: cloneable ? "1" : "0"});
   }
 
+  // The selection checkbox (home_selection.js); a row rebuilt live stays selected.
+  const selectCell = msg => `<td><input class="form-check-input job-select" type="checkbox" value="${escapeHtml(msg.job_id)}"
+    aria-label="Select ${escapeHtml(msg.name)}"${DIGITS.isSelected && DIGITS.isSelected(msg.job_id) ? " checked" : ""}></td>`;
+
   // Kinds that have a new-job form can be cloned; pretrained models are uploaded or made from a model.
   const canClone = msg => !["pretrained_models", "jobs"].includes(msg.category);
 
@@ -85,7 +96,7 @@
     if (!body || body.querySelector(`tr[data-job-id="${msg.job_id}"]`)) return;
     const tr = document.createElement("tr");
     fillRow(tr, msg, canClone(msg));
-    tr.innerHTML = `<td><a href="${escapeHtml(msg.url)}">${escapeHtml(msg.name)}</a></td><td>${escapeHtml(msg.owner)}</td>
+    tr.innerHTML = `${selectCell(msg)}<td><a href="${escapeHtml(msg.url)}">${escapeHtml(msg.name)}</a></td><td>${escapeHtml(msg.owner)}</td>
       <td>${badge(msg.status)}</td><td><div class="progress" style="height:1.2rem"><div class="progress-bar"
       id="progress-${msg.job_id}" style="width:${msg.progress}%">${msg.progress}%</div></div></td>
       <td class="small text-muted eta task-eta" id="eta-${msg.job_id}"></td>`;
@@ -104,7 +115,7 @@
     let tr = body.querySelector(`tr[data-job-id="${msg.job_id}"]`);
     if (!tr) { tr = document.createElement("tr"); body.prepend(tr); }
     fillRow(tr, msg, cloneable);
-    tr.innerHTML = `<td class="text-muted">${escapeHtml(msg.group)}</td><td><a href="${escapeHtml(msg.url)}">${escapeHtml(msg.name)}</a></td>
+    tr.innerHTML = `${selectCell(msg)}<td class="text-muted job-group">${escapeHtml(msg.group)}</td><td><a href="${escapeHtml(msg.url)}">${escapeHtml(msg.name)}</a></td>
       <td>${escapeHtml(msg.owner)}</td><td>${badge(msg.status)}</td><td><span class="timestamp" data-ts="${msg.created}"></span></td>
       <td class="text-end">${cloneable ? `<a class="btn btn-outline-secondary btn-sm" href="/clone/${msg.job_id}">Clone</a>` : ""}</td>`;
     showTimestamps(tr);
@@ -194,7 +205,7 @@
       if (byGroup && r.dataset.group && r.dataset.group !== lastGroup) {
         const head = document.createElement("tr");
         head.className = "group-row";
-        head.innerHTML = `<td colspan="6">${escapeHtml(r.dataset.group)}</td>`;
+        head.innerHTML = `<td colspan="7">${escapeHtml(r.dataset.group)}</td>`;
         body.appendChild(head);
       }
       lastGroup = r.dataset.group;

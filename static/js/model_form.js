@@ -124,6 +124,40 @@
     } catch (e) { box.textContent = e.message; }
   });
 
+  function showNetworkMessage(message) {
+    const box = $("network-graph");
+    box.hidden = false;
+    box.textContent = message;
+  }
+
+  // DIGITS' "Customize" of a previous network: its text, and its snapshot's weights as the starting point.
+  const customizePrevious = $("btn-customize-previous");
+  if (customizePrevious) customizePrevious.addEventListener("click", async () => {
+    const id = $("previous_networks").value.trim(), epoch = $("previous_network_snapshot").value.trim();
+    try {
+      const data = await DIGITS.request(`/models/customize.json?network=${encodeURIComponent(id)}` +
+                                        `&snapshot_epoch=${encodeURIComponent(epoch || "latest")}`);
+      $("custom_network").value = data.network;
+      $("custom_network_snapshot").value = data.snapshot || "";
+      if (data.framework) $("framework").value = data.framework;
+      method.value = "custom";
+      refresh();
+    } catch (e) {
+      showNetworkMessage(e.message);
+    }
+  });
+
+  // DIGITS' dataset summary under the dataset choice.
+  const dataset = $("dataset"), summary = $("dataset-summary");
+  const showSummary = async () => {
+    if (!dataset || !summary || !dataset.value) return;
+    try {
+      const response = await fetch(`/datasets/summary?job_id=${encodeURIComponent(dataset.value)}`, {headers: {Accept: "text/html"}});
+      summary.innerHTML = response.ok ? await response.text() : "";
+    } catch (e) { summary.textContent = ""; }
+  };
+  if (dataset) { dataset.addEventListener("change", showSummary); showSummary(); }
+
   $("btn-customize").addEventListener("click", async () => {
     // Loads the standard network's text into the custom editor, DIGITS' "Customize".
     const name = $("standard_networks").value, framework = $("framework").value;
@@ -133,9 +167,7 @@
       method.value = "custom";
       refresh();
     } catch (e) {
-      const box = $("network-graph");
-      box.hidden = false;
-      box.textContent = e.message;
+      showNetworkMessage(e.message);
     }
   });
 })();

@@ -60,6 +60,13 @@
                y1: {position: "right", min: taskAxis.min, max: taskAxis.max, beginAtZero: true,
                     title: {display: true, text: taskAxis.title}, grid: {drawOnChartArea: false}}}},
   });
+  // The best snapshot (digits/model/early_stopping.py): a star on its metric's line.
+  const best = JSON.parse((document.getElementById("best-data") || {}).textContent || "null");
+  if (best && best.value != null) {
+    combined.data.datasets.push({key: "best", label: `best (epoch ${best.epoch})`, data: [{x: best.epoch, y: best.value}],
+      yAxisID: (SERIES[`val/${best.metric}`] || {}).axis || "y", showLine: false, pointStyle: "star", pointRadius: 9,
+      borderColor: "#000", backgroundColor: "#000", borderWidth: 2});
+  }
   const lrChart = new Chart(document.getElementById("lr-chart"), {
     type: "line",
     data: {datasets: [{key: "train/learning_rate", label: "learning rate", data: toPoints("train/learning_rate"),
@@ -123,6 +130,13 @@
   function applyJobData(data) {
     Object.entries(data.metrics || {}).forEach(([key, points]) => points.forEach(([x, y]) => addPoint(key, x, y)));
     (data.snapshots || []).forEach(addSnapshot);
+    if (select && data.snapshots) {   // snapshots_to_keep deletes older ones; the best is marked
+      const kept = data.snapshots.map(String);
+      Array.from(select.options).forEach(o => {
+        if (!kept.includes(o.value)) o.remove();
+        else o.textContent = `Epoch #${o.value}` + (Number(o.value) === data.best_epoch ? " (best)" : "");
+      });
+    }
     redraw();
     if (data.status === "Done" && !resultsShown) showFinalResults();
   }

@@ -62,6 +62,19 @@ def unsafe_weights():
     return buf.getvalue()
 
 
+def train_from_pretrained(world, pretrained_id, name, timeout=240, **fields):
+    """A 1-epoch classification model on the colours dataset started from a pretrained model; Done."""
+    from tests.helpers import wait_status
+    data = {"method": "pretrained", "pretrained_networks": pretrained_id, "framework": "caffe", "model_name": name,
+            "dataset": world.dataset.id, "train_epochs": "1", "random_seed": "3", "learning_rate": "0.01",
+            "batch_size": "8", **fields}
+    response = world.client.post("/models/images/classification.json", data=data)
+    assert response.status_code == 200, response.data
+    job = world.sched.get_job(response.get_json()["id"])
+    assert wait_status(job, ("Done", "Error"), timeout=timeout) == "Done", job.error()
+    return job
+
+
 def upload_model_files(client, weights, network=TORCH_NET.encode(), labels=b"blue\ngreen\nred\n",
                        names=("weights.pt", "network.py", "labels.txt"), **fields):
     """POST /pretrained_models/new.json with files (bytes) under the given upload names."""

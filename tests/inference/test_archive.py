@@ -34,7 +34,7 @@ def test_archive_formats_and_contents(world, client, suffix):
     data = download(world.client, world.caffe_model, suffix)
     assert archive_names(data, suffix) == sorted([
         "network.prototxt", "weights.pt", "model.ts", "model.onnx", "labels.txt", "preprocess.json",
-        "mean.binaryproto", "mean.npy", "info.json"])
+        "mean.binaryproto", "mean.npy", "info.json", "snapshot.caffemodel", "deploy.prototxt"])
 
 
 def _read(data, name):

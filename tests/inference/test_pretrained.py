@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests.helpers import ROOT, login, wait_status
-from tests.inference.kit import CAFFE_NET, TORCH_NET, probe_files, unsafe_weights
+from tests.inference.kit import CAFFE_NET, TORCH_NET, probe_files, train_from_pretrained, unsafe_weights
 
 URL = "/models/images/classification"
 
@@ -52,13 +52,7 @@ def test_make_pretrained_model_from_a_snapshot(world, client, from_caffe):
 
 
 def test_new_model_from_a_pretrained_model_loads_its_layers(world, client, from_caffe):
-    response = client.post("/models/images/classification.json", data={
-        "method": "pretrained", "pretrained_networks": from_caffe.id, "framework": "caffe",
-        "model_name": "from-pretrained", "dataset": world.dataset.id, "train_epochs": "1", "random_seed": "3",
-        "learning_rate": "0.01", "batch_size": "8", "pretrained_lr_multiplier": "0.1"})
-    assert response.status_code == 200, response.data
-    job = world.sched.get_job(response.get_json()["id"])
-    assert wait_status(job, ("Done", "Error"), timeout=180) == "Done", job.error()
+    job = train_from_pretrained(world, from_caffe.id, "from-pretrained", timeout=180, pretrained_lr_multiplier="0.1")
     results = job.train_task.results
     assert sorted(results["pretrained_loaded_layers"]) == ["layers.conv1", "layers.fc"]
     assert results["pretrained_fresh_layers"] == []

@@ -39,6 +39,10 @@ class ExtensionDatasetJob(DatasetJob):
     def extension_id(self):
         return self.extra.get("extension_id")
 
+    def missing_plugin(self):
+        from digits.extensions.data import missing
+        return missing(self.extension_id)
+
     def has_mean(self):
         return True   # the tool always writes one
 

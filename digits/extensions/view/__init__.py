@@ -34,11 +34,14 @@ result, context and data; a plugin shipping its own template text overrides frag
 flask.render_template_string.
 """
 import importlib
+import logging
 from importlib import metadata
 
 from markupsafe import Markup
 
 from digits.utils.plugins import LoadOnce
+
+log = logging.getLogger("digits.plugins")
 
 ENTRY_POINT_GROUP = "digits.plugins.view"
 BUILTINS = ("digits.extensions.view.raw_data", "digits.extensions.view.image_output",
@@ -88,7 +91,10 @@ def _fill():
     for module in BUILTINS:
         register(importlib.import_module(module).VIEW)
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        register(entry.load())
+        try:
+            register(entry.load())
+        except Exception:   # a broken plugin must not take the server down; it is logged and left out
+            log.exception("view extension %s (%s) could not be loaded", entry.name, entry.value)
 
 
 _load = LoadOnce(_fill)

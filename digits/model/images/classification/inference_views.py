@@ -48,14 +48,31 @@ def _model_and_spec():
     return job, spec, epoch
 
 
-@blueprint.route(f"{PREFIX}/classify_one", methods=["POST"])
-@blueprint.route(f"{PREFIX}/classify_one.json", methods=["POST"])
+def _one_image(uploads):
+    """A POST uploads image_file or names image_path; DIGITS' GET (query string) can only name a path."""
+    if request.method == "GET":
+        if not request.args.get("image_path"):
+            raise InferenceError("a GET names the image with image_path=<a file on the server>; "
+                                 "POST to upload image_file", 400, "BadRequest")
+        return inputs.server_image(request.args["image_path"], config()["allowed_roots"]), request.args["image_path"]
+    return inputs.one_image(request, uploads, config()["allowed_roots"])
+
+
+def _server_list(path):
+    """The text of an image_list given as a path on the server (a GET cannot upload one)."""
+    full = inputs.server_image(path, config()["allowed_roots"], field="image_list")
+    with open(full, "rb") as f:
+        return inputs.read_list_upload(f)
+
+
+@blueprint.route(f"{PREFIX}/classify_one", methods=["GET", "POST"])
+@blueprint.route(f"{PREFIX}/classify_one.json", methods=["GET", "POST"])
 def classify_one():
     try:
         job, spec, epoch = _model_and_spec()
-        show = _truthy(request.form.get("show_visualizations"))
+        show = _truthy(request.values.get("show_visualizations"))
         with inputs.Uploads() as uploads:
-            path, shown_name = inputs.one_image(request, uploads, config()["allowed_roots"])
+            path, shown_name = _one_image(uploads)
             result = get_service().call("classify", model=spec, images=[path], topk=TOPK, visualize=show,
                                         thumbnails=False if wants_json() else THUMBNAIL_ONE)
         entry = result["results"][0]
@@ -80,12 +97,14 @@ def classify_one():
 def _items(job, num_classes):
     """The images of a classify-many / top-N request, from image_list (+ image_folder) or image_folder."""
     roots = config()["allowed_roots"]
-    limit = inputs.positive_int(request.form.get("num_test_images"), "num_test_images")
-    folder = (request.form.get("image_folder") or "").strip() or None
+    limit = inputs.positive_int(request.values.get("num_test_images"), "num_test_images")
+    folder = (request.values.get("image_folder") or "").strip() or None
     upload = request.files.get("image_list")
-    if upload is not None and upload.filename:
+    listed = (request.values.get("image_list") or "").strip()   # a path on the server (DIGITS' GET)
+    if (upload is not None and upload.filename) or listed:
         base = inputs.folder_root(folder, roots) if folder else None
-        items = inputs.parse_image_list(inputs.read_list_upload(upload), roots, base, num_classes, limit)
+        text = inputs.read_list_upload(upload) if upload is not None and upload.filename else _server_list(listed)
+        items = inputs.parse_image_list(text, roots, base, num_classes, limit)
     elif folder:
         items = inputs.folder_items(folder, roots, job.labels(), limit)
     else:
@@ -110,8 +129,8 @@ def _classify_items(spec, items, thumbnails):
     return result
 
 
-@blueprint.route(f"{PREFIX}/classify_many", methods=["POST"])
-@blueprint.route(f"{PREFIX}/classify_many.json", methods=["POST"])
+@blueprint.route(f"{PREFIX}/classify_many", methods=["GET", "POST"])
+@blueprint.route(f"{PREFIX}/classify_many.json", methods=["GET", "POST"])
 def classify_many():
     try:
         job, spec, epoch = _model_and_spec()

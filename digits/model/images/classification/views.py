@@ -11,6 +11,7 @@ from digits.inference.errors import InferenceError, blame_user_code
 from digits.inference.service import get_service
 from digits.job import discard_on_error
 from digits.model.forms import ModelForm
+from digits.model import weights_choice
 from digits.model.job import ImageClassificationModelJob, ModelJob
 from digits.quota import check_waiting
 from digits.status import Status
@@ -141,18 +142,16 @@ def _network_source(form, task_type="classification"):
         except (KeyError, ValueError) as exc:   # the message says which names the task type has
             raise ValueError(str(exc)) from exc
     if method == "custom":
-        return framework, form.custom_network.data, None, None
+        weights, source_id = weights_choice.custom_weights(scheduler(), config()["allowed_roots"],
+                                                           form.custom_network_snapshot.data)
+        return framework, form.custom_network.data, source_id, weights
     if method == "previous":
         previous = scheduler().get_job(form.previous_networks.data)
         if not isinstance(previous, ModelJob):
             raise ValueError(f"no model with id {form.previous_networks.data!r}")
-        weights = previous.snapshot_path(form.previous_network_snapshot.data)
-        if weights is None:
-            epochs = ", ".join(map(str, previous.snapshot_epochs())) or "none yet"
-            raise FieldError("previous_network_snapshot",
-                              f"model {previous.name!r} has no snapshot for epoch "
-                              f"{form.previous_network_snapshot.data or 'latest'} (it has: {epochs})")
-        return previous.extra["framework"], previous.network_text(), previous.id, weights
+        weights, source_id = weights_choice.previous_weights(previous, request.form,
+                                                             form.previous_network_snapshot.data)
+        return previous.extra["framework"], previous.network_text(), source_id, weights
     pretrained = scheduler().get_job(form.pretrained_networks.data)
     if pretrained is None or not hasattr(pretrained, "weights_path"):
         raise ValueError(f"no pretrained model with id {form.pretrained_networks.data!r}")
@@ -251,6 +250,7 @@ def _train_config(form, batch_size, learning_rate, pretrained):
         "shuffle": bool(form.shuffle.data), "augmentation": form.augmentation(),
         "pretrained": {"file": pretrained, "lr_multiplier": form.pretrained_lr_multiplier.data or 1.0}
         if pretrained else None,
+        **form.best_snapshot_settings(),
     }
 
 

@@ -27,6 +27,7 @@ from digits.model.forms import ModelForm
 from digits.model.images.classification import inference_views as classification_inference
 from digits.model.images.classification.inference_views import _fail
 from digits.model.images.classification import views as classification
+from digits.model.images.generic import extension_inputs
 from digits.model.job import GenericImageModelJob
 from digits.model.tasks import TASK_TYPES
 from digits.quota import check_waiting
@@ -40,8 +41,10 @@ TEMPLATE = "models/images/classification/new.html"   # the same form, with gener
 
 
 class GenericModelForm(ModelForm):
+    # classification: a data extension's dataset of class ids (text classification)
     task_type = SelectField("Task type", default="regression", choices=[
-        (t.name, t.title) for t in TASK_TYPES.values() if t.name != "classification"])
+        (t.name, t.title) for t in TASK_TYPES.values() if t.name != "classification"] + [
+        ("classification", "Classification (a dataset of class ids)")])
     class_weights = StringField("Class weights", validators=[Length(max=10_000)])
 
 
@@ -53,9 +56,11 @@ def _generic_datasets(extension_id=None):
 
 
 def _standard_networks():
-    """The standard networks of the generic task types (regression and multi-label have none)."""
-    from digits.networks import networks_for
-    return [n for t in TASK_TYPES.values() if t.name != "classification" for n in networks_for(t.name)]
+    """The standard networks of the generic task types (regression and multi-label have none), then the
+    plugins' networks (digits.plugins.network) of any task type."""
+    from digits.networks import networks_for, plugin_networks
+    built_in = [n for t in TASK_TYPES.values() if t.name != "classification" for n in networks_for(t.name)]
+    return [n for n in built_in if n.source is None] + plugin_networks()
 
 
 def _form(formdata=None):
@@ -210,9 +215,11 @@ def _model():
 
 
 def _view(job):
-    """The view extension the request asks for (view_extension_id), else the task type's default."""
+    """The view extension the request asks for (view_extension_id), else its data extension's, else the
+    task type's default."""
     try:
-        return views.choose(request.form.get("view_extension_id"), job.task_type)
+        return views.choose(request.form.get("view_extension_id") or extension_inputs.default_view(job),
+                            job.task_type)
     except views.ViewError as exc:
         raise InferenceError(f"view_extension_id: {exc}", 400, "BadRequest") from None
 
@@ -232,10 +239,18 @@ def _contexts(job, reply):
 
 
 @blueprint.app_template_global()
-def view_choices(task_type):
-    """[(extension_id, title)] of the views a model's inference forms offer, its default first."""
-    default = views.default_view(task_type)
+def view_choices(task_type, job=None):
+    """[(extension_id, title)] of the views a model's inference forms offer, its default first (the one of
+    the job's data extension, when it has one)."""
+    wanted = extension_inputs.default_view(job) if job is not None and hasattr(job, "train_config") else None
+    default = views.get_view(wanted) if wanted else views.default_view(task_type)
     return [(v.extension_id, v.title) for v in [default, *(v for v in views.views(task_type) if v is not default)]]
+
+
+@blueprint.app_template_global()
+def inference_fields(job):
+    """((field, label), ...) a generic model's "Test one" form shows instead of an image (text models)."""
+    return extension_inputs.fields(job) if hasattr(job, "train_config") else ()
 
 
 @blueprint.route(f"{PREFIX}/infer_one", methods=["POST"])
@@ -244,7 +259,8 @@ def infer_one():
     try:
         job, spec, epoch, view = _model()
         with inputs.Uploads() as uploads:
-            path, shown = inputs.one_image(request, uploads, config()["allowed_roots"])
+            path, shown = (extension_inputs.one_input(job, request.form)   # text, for a text model
+                           or inputs.one_image(request, uploads, config()["allowed_roots"]))
             reply = _infer(job, spec, view, images=[path])
     except InferenceError as exc:
         return _fail(exc)
