@@ -59,13 +59,10 @@ the user. A TensorFlow engine therefore translates its definition into torch mod
 natively would also need its own train_tool and, for inference and exports, a torch-compatible module.
 """
 import importlib
-import logging
-from importlib import metadata
 
 from digits.frameworks.errors import NetworkError
-from digits.utils.plugins import LoadOnce
+from digits.utils.plugins import LoadOnce, load_entry_points
 
-log = logging.getLogger("digits.plugins")
 
 ENTRY_POINT_GROUP = "digits.plugins.framework"
 BUILTINS = ("digits.frameworks.caffe_engine", "digits.frameworks.torch_engine")
@@ -103,11 +100,7 @@ class Framework:
 def _fill():
     for module in BUILTINS:
         register(importlib.import_module(module).ENGINE)
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(entry.load())
-        except Exception:   # a broken plugin must not take the server down; it is logged and left out
-            log.exception("framework %s (%s) could not be loaded", entry.name, entry.value)
+    load_entry_points(ENTRY_POINT_GROUP, register, "framework")
 
 
 _load = LoadOnce(_fill)

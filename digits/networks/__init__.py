@@ -16,15 +16,12 @@ A plugin's network is a StandardNetwork with its framework (e.g. "torch") and it
 type, and a model made with it keeps its own copy of the text, so it trains and infers after the plugin
 is gone. A name the built-ins have is left out (logged), as is an entry point that does not load.
 """
-import logging
 from collections import namedtuple
-from importlib import metadata
 
 from digits.frameworks.registry import get_framework
-from digits.utils.plugins import LoadOnce
+from digits.utils.plugins import LoadOnce, load_entry_points
 
 ENTRY_POINT_GROUP = "digits.plugins.network"
-log = logging.getLogger("digits.plugins")
 StandardNetwork = namedtuple("StandardNetwork", "name title image_size description task_type framework source",
                              defaults=("classification", None, None))
 
@@ -68,17 +65,16 @@ _plugins = []
 
 
 def _fill():
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            network = entry.load()
-            if not isinstance(network, StandardNetwork) or not network.framework or not network.source:
-                raise TypeError("an entry point of digits.plugins.network must name a StandardNetwork with its "
-                                "framework and source")
-            if network.name in BUILTIN_NAMES | {n.name for n in _plugins}:
-                raise ValueError(f"standard network {network.name!r} exists already")
-            _plugins.append(network)
-        except Exception:   # a broken plugin must not take the server down; it is logged and left out
-            log.exception("network %s (%s) could not be loaded", entry.name, entry.value)
+    load_entry_points(ENTRY_POINT_GROUP, _register, "network")
+
+
+def _register(network):
+    if not isinstance(network, StandardNetwork) or not network.framework or not network.source:
+        raise TypeError("an entry point of digits.plugins.network must name a StandardNetwork with its "
+                        "framework and source")
+    if network.name in BUILTIN_NAMES | {n.name for n in _plugins}:
+        raise ValueError(f"standard network {network.name!r} exists already")
+    _plugins.append(network)
 
 
 _load = LoadOnce(_fill)

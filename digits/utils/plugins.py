@@ -5,7 +5,11 @@ requests of a server arrive together: a thread that found a half-filled registry
 choice ("framework: Not a valid choice"). Re-entrant: a module that registers itself while being
 imported by the filling does not start the filling again.
 """
+import logging
 import threading
+from importlib import metadata
+
+log = logging.getLogger("digits.plugins")
 
 
 class LoadOnce:
@@ -32,3 +36,14 @@ class LoadOnce:
         """Fill again at the next call (tests that install a plugin package)."""
         with self._lock:
             self._done = False
+
+
+def load_entry_points(group, register, what):
+    """register(entry.load()) for each entry point of group. One policy for every registry: a broken
+    plugin must not take the server down, so it is logged (naming `what` it was meant to be) and left
+    out, and the others still load."""
+    for entry in metadata.entry_points(group=group):
+        try:
+            register(entry.load())
+        except Exception:
+            log.exception("%s %s (%s) could not be loaded", what, entry.name, entry.value)

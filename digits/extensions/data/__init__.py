@@ -78,13 +78,11 @@ DataExtension subclass or instance).
 """
 import argparse
 import inspect
-import logging
 import re
-from importlib import import_module, metadata
+from importlib import import_module
 
-from digits.utils.plugins import LoadOnce
+from digits.utils.plugins import LoadOnce, load_entry_points
 
-log = logging.getLogger("digits.extensions.data")
 ENTRY_POINT_GROUP = "digits.plugins.data"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 
@@ -171,11 +169,7 @@ def _fill():
     for path in BUILTINS:
         module, _, attribute = path.partition(":")
         register(getattr(import_module(module), attribute))
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(entry.load())
-        except Exception:   # a broken plugin must not take the server down; it is logged and left out
-            log.exception("data extension %s (%s) could not be loaded", entry.name, entry.value)
+    load_entry_points(ENTRY_POINT_GROUP, register, "data extension")
 
 
 _load = LoadOnce(_fill)

@@ -34,14 +34,11 @@ result, context and data; a plugin shipping its own template text overrides frag
 flask.render_template_string.
 """
 import importlib
-import logging
-from importlib import metadata
 
 from markupsafe import Markup
 
-from digits.utils.plugins import LoadOnce
+from digits.utils.plugins import LoadOnce, load_entry_points
 
-log = logging.getLogger("digits.plugins")
 
 ENTRY_POINT_GROUP = "digits.plugins.view"
 BUILTINS = ("digits.extensions.view.raw_data", "digits.extensions.view.image_output",
@@ -90,11 +87,7 @@ class ViewExtension:
 def _fill():
     for module in BUILTINS:
         register(importlib.import_module(module).VIEW)
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(entry.load())
-        except Exception:   # a broken plugin must not take the server down; it is logged and left out
-            log.exception("view extension %s (%s) could not be loaded", entry.name, entry.value)
+    load_entry_points(ENTRY_POINT_GROUP, register, "view extension")
 
 
 _load = LoadOnce(_fill)
