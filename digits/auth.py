@@ -153,7 +153,9 @@ def validate_username(name):
 def unauthorized(message):
     if wants_json():
         return json_error(message, 401)
-    return redirect(url_for("digits.login", next=request.full_path if request.query_string else request.path))
+    # _method: from a POST, url_for would pick /login.json (POST only), which the browser then GETs
+    return redirect(url_for("digits.login", _method="GET",
+                            next=request.full_path if request.query_string else request.path))
 
 
 def login_required(view):

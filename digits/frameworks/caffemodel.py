@@ -20,7 +20,8 @@ takes the Scale layer's blobs as its affine weight and bias.
 report: {"loaded": [caffemodel layers whose blobs all loaded],
          "unmatched": [{"layer", "type", "reason"}]: caffemodel layers the network lacks, or whose blobs it
                       cannot take (their count or shapes differ) — never skipped silently,
-         "missing": [network layers the caffemodel has no weights for: they keep their initialisation],
+         "missing": [network layers the caffemodel has no usable weights for (none, or unmatched ones): they
+                    keep their initialisation],
          "channel_order": what was done about BGR/RGB (below), or None}
 
 Channel order: Caffe networks take BGR images (OpenCV's order, and what DIGITS' Caffe LMDBs held); ours
@@ -294,7 +295,7 @@ def tensors_for(module, layers, channels=None):
                 tensor = torch.from_numpy(np.ascontiguousarray(values[key]).reshape(shape).copy())
                 state[key] = flips[key](tensor) if key in flips else tensor
         report["loaded"].append(name)
-    report["missing"] = [name for name in expected if name not in layers]
+    report["missing"] = [name for name in expected if name not in report["loaded"]]   # (refused ones too)
     return state, report
 
 

@@ -73,12 +73,25 @@ def load_weights(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f'cannot load pretrained weights "{path}": {exc}') from None
+        raise ValueError(f'cannot load pretrained weights "{path}": {_load_failure(exc)}') from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f'"{path}" holds neither a state_dict nor a snapshot with a "model" state_dict')
     return {_strip_prefix(k): v for k, v in state.items()}
+
+
+def _load_failure(exc):
+    """torch.load's failure in a line: a user's file (custom_network_snapshot) must not get torch's advice to
+    load it with weights_only=False."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    lines = [line.strip() for line in text.split("WeightsUnpickler error:")[-1].splitlines() if line.strip()]
+    why = lines[0] if lines else type(exc).__name__
+    if "Weights only load failed" in text:
+        return f"not a PyTorch file that loads safely (weights_only): {why}"
+    return why
 
 
 def _strip_prefix(key):

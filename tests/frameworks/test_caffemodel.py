@@ -182,7 +182,7 @@ def test_unknown_and_mis_shaped_layers_are_listed_not_skipped():
         {"layer": "ip2", "type": "InnerProduct",
          "reason": "blob 0 has shape 5×500, the network's layers.ip2.weight is 10×500"},
         {"layer": "extra", "type": "Convolution", "reason": "the network has no layer of that name with weights"}]
-    assert report["missing"] == ["conv1"]
+    assert report["missing"] == ["conv1", "ip2"]   # ip2 keeps its initialisation too
     assert torch.equal(fresh.state_dict()["layers.ip2.weight"], before)
 
 
@@ -240,3 +240,8 @@ def test_training_transfer_from_a_caffemodel_keeps_a_renamed_last_layer_fresh(tm
     (tmp_path / "bad.caffemodel").write_bytes(b"not weights")
     with pytest.raises(TrainingError, match="bad.caffemodel is not a Caffe .caffemodel"):
         transfer_pretrained(renamed, str(tmp_path / "bad.caffemodel"))
+    (tmp_path / "labels.pt").write_text("0\n1\n")   # custom_network_snapshot may name any file: one plain line
+    with pytest.raises(TrainingError) as caught:
+        transfer_pretrained(renamed, str(tmp_path / "labels.pt"))
+    assert "not a PyTorch file that loads safely (weights_only)" in str(caught.value)
+    assert "weights_only` set to `False" not in str(caught.value) and "\n" not in str(caught.value)

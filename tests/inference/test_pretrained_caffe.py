@@ -2,6 +2,7 @@
 from them, and the download archive's snapshot.caffemodel + deploy.prototxt (and .tar.bz2)."""
 import io
 import json
+import re
 import shutil
 import tarfile
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from digits.frameworks import build_network, caffemodel
+from digits.pretrained_model import upload as pretrained_upload
 from digits.proto import caffe_pb2
 from tests.inference.kit import CAFFE_NET, SIZE, probe_files, train_from_pretrained
 from tests.inference.test_archive import archive_names
@@ -102,6 +104,16 @@ def test_caffemodel_upload_classifies_like_the_model(world, client, uploaded):
     assert info["caffemodel"]["unmatched"][0]["layer"] == "fc_extra"
     page = client.get(f"/pretrained_models/{uploaded.id}").get_data(as_text=True)
     assert 'id="caffemodel-unmatched"' in page and "fc_extra" in page
+
+
+def test_the_upload_form_subtracts_an_uploaded_mean_unless_told_not_to(client):
+    """The page's default sends use_mean="" (a browser always sends the select): a chosen mean.binaryproto is used."""
+    page = client.get("/pretrained_models/new").get_data(as_text=True)
+    choices = re.search(r'id="use_mean">(.*?)</select>', page, re.S).group(1)
+    assert choices.strip().startswith('<option value="" selected>')
+    fields = {"use_mean": "", "image_type": "1", "width": "28", "height": "28"}
+    assert pretrained_upload.form_preprocess(fields, 10, has_mean=True)["mean"] == "image"
+    assert pretrained_upload.form_preprocess(fields, 10, has_mean=False)["mean"] == "none"
 
 
 @pytest.mark.parametrize("case,message", [

@@ -68,6 +68,7 @@ def test_publish_refusals(world, store):
         assert response.status_code == 403 and not (store.plain / "bobs").exists()
         page = client.get(f"/models/{model.id}").get_data(as_text=True)
         assert 'id="btn-publish"' in page and store.urls[1] in page
+        assert 'name="overwrite" value="1" id="publish-overwrite"' in page   # the page can replace a folder too
         assert 'id="btn-publish"' not in bob.get(f"/models/{model.id}").get_data(as_text=True)
     with store_urls(world.app, "http://127.0.0.1:9/"):   # only file:// stores can be written
         response = publish(client, model.id)

@@ -67,6 +67,9 @@ def test_unreachable_and_broken_stores_keep_the_page(app, client, tmp_path, brok
         assert page.status_code == 200
         assert text.count('class="alert alert-warning py-2 store-error"') == 3 and "Connection refused" in text
         assert "/etc/passwd" in text and text.count("btn-store-use") == 2   # missing-weights and big
+        assert text.count("(H×W×C)") == 4   # not on broken-json's row, whose info.json says no size
+        anonymous = app.test_client().get("/store/list").get_data(as_text=True)
+        assert anonymous.count("btn-store-login") == 2 and "btn-store-use" not in anonymous   # push needs a login
 
 
 @pytest.mark.parametrize("case", ["etc-passwd", "dot-dot", "broken-json", "missing-weights", "big"])
@@ -115,6 +118,9 @@ def test_push_and_publish_need_a_login(app):
     assert anonymous.get("/store/push.json?id=x").status_code == 401
     assert anonymous.post("/models/x/publish.json").status_code == 401
     assert anonymous.get("/store/list").status_code == 200   # reading the store is open like the home page
+    # a page's POST form (the store's "Use") sends a logged-out browser to the login page, not to /login.json
+    page = anonymous.post("/store/push", data={"id": "x"}, headers={"Accept": "text/html"})
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?")
     other_site = login(app.test_client()).get("/store/push?id=x", headers={"Sec-Fetch-Site": "cross-site"})
     assert other_site.status_code == 403
 
