@@ -149,7 +149,7 @@ def test_text_classification_learns_and_classifies_text(world):
     first = next(iter(records["results"].values()))
     assert len(first["text"].split()) == 7 and first["top_classes"]
     refused = client.post("/models/images/generic/infer_one.json", expect=400, data={"job_id": model["id"]})
-    assert "give an image" in refused["error"]["message"]
+    assert "give text to classify (text), or an image" in refused["error"]["message"]
 
 
 def test_medical_contours_make_a_segmentation_dataset_and_the_view_draws_the_mask(world):

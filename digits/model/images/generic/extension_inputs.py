@@ -45,17 +45,21 @@ def fields(job):
     return tuple(extension.inference_fields) if extension is not None else ()
 
 
-def one_input(job, form):
+def one_input(job, form, files=None):
     """(upload for the worker, name the user knows it by) of a request that gives the extension's inference
-    fields, or None when it gives none (the request's image is used). InferenceError 400 for input the
-    extension refuses."""
+    fields, or None when it gives none but an image (the request's image is used). InferenceError 400 for
+    input the extension refuses, and for a request with neither (saying what the model takes)."""
     extension, params = dataset_extension(job)
     if extension is None or not extension.inference_fields:
         return None
     values = {name: form.get(name) or "" for name, _label in extension.inference_fields}
     given = [value for value in values.values() if value.strip()]
     if not given:
-        return None
+        upload = (files or {}).get("image_file")
+        if form.get("image_path") or form.get("image_url") or (upload is not None and upload.filename):
+            return None
+        wanted = " or ".join(f"{label.lower()} ({name})" for name, label in extension.inference_fields)
+        raise InferenceError(f"give {wanted}, or an image: upload image_file or set image_path", 400, "BadRequest")
     try:
         feature = np.asarray(extension.inference_input(params, values))
     except ValueError as exc:

@@ -129,7 +129,23 @@ def new(extension_id=None):
             return redirect(extension.new_model_url)
         preferred = [(j.id, f"{j.name} [{j.status}]") for j in _generic_datasets(extension_id)]
         form.dataset.choices = preferred + [c for c in form.dataset.choices if c not in preferred]
+        _preset_task_type(form, extension)
     return _page(form)
+
+
+def _preset_task_type(form, extension):
+    """The page of an extension's models opens on the task type its labels train (a text dataset's class ids:
+    classification, not the generic default regression), and on that task type's first standard network, as
+    choosing the task type on the page does."""
+    task = next((t.name for t in TASK_TYPES.values() if t.label_kind and t.label_kind == extension.label_kind),
+                {"class": "classification", "vector": "regression"}.get(extension.label_kind))
+    if task not in dict(form.task_type.choices):
+        return
+    form.task_type.data = task
+    network = next((n for n in _standard_networks() if n.task_type == task), None)
+    if network is not None:
+        form.method.data, form.standard_networks.data = "standard", network.name
+        form.framework.data = network.framework or form.framework.data
 
 
 @blueprint.route(PREFIX, methods=["POST"])
@@ -259,7 +275,7 @@ def infer_one():
     try:
         job, spec, epoch, view = _model()
         with inputs.Uploads() as uploads:
-            path, shown = (extension_inputs.one_input(job, request.form)   # text, for a text model
+            path, shown = (extension_inputs.one_input(job, request.form, request.files)   # text, for a text model
                            or inputs.one_image(request, uploads, config()["allowed_roots"]))
             reply = _infer(job, spec, view, images=[path])
     except InferenceError as exc:

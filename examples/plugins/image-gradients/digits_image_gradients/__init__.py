@@ -25,12 +25,14 @@ def gradient_image(a, b, width, height):
 
 class GradientsForm(FlaskForm):
     train_image_count = IntegerField("Training images", default=1000, validators=[Optional(),
-                                     NumberRange(10, 1_000_000)])
+                                     NumberRange(10, 1_000_000)],
+                                     description="each a gradient of random slopes a, b in [-1, 1], labelled with them")
     val_image_count = IntegerField("Validation images", default=250, validators=[Optional(),
                                    NumberRange(0, 1_000_000)])
     image_width = IntegerField("Image width", default=32, validators=[Optional(), NumberRange(8, 1024)])
     image_height = IntegerField("Image height", default=32, validators=[Optional(), NumberRange(8, 1024)])
-    seed = IntegerField("Random seed", default=0, validators=[Optional(), NumberRange(0, 2**31 - 1)])
+    seed = IntegerField("Random seed", default=0, validators=[Optional(), NumberRange(0, 2**31 - 1)],
+                        description="the same seed makes the same images")
 
 
 class GradientsExtension(DataExtension):

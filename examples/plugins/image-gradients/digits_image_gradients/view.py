@@ -13,12 +13,12 @@ from digits.extensions.view import ViewExtension
 from digits.utils.image import encode_image
 from digits_image_gradients import gradient_image
 
-SHOWN = 128   # pixels each image is shown at
+SHOWN = 128   # pixels the images are shown at, on their longer side
 TEMPLATE = """
 <div class="view-image-gradients d-flex gap-3 align-items-center" data-view="{{ view.extension_id }}">
-  {% if context.input_image %}<figure class="figure"><img src="{{ context.input_image }}" width="{{ size }}" height="{{ size }}"
+  {% if context.input_image %}<figure class="figure"><img src="{{ context.input_image }}" width="{{ shown[0] }}" height="{{ shown[1] }}"
     class="border" style="image-rendering: pixelated" alt="input"><figcaption class="figure-caption">input</figcaption></figure>{% endif %}
-  <figure class="figure"><img src="{{ data.gradient_png }}" width="{{ size }}" height="{{ size }}" class="border"
+  <figure class="figure"><img src="{{ data.gradient_png }}" width="{{ shown[0] }}" height="{{ shown[1] }}" class="border"
     id="gradient-{{ context.index }}" alt="predicted gradient"><figcaption class="figure-caption">predicted:
     a = {{ "%.3f"|format(data.gradient.a) }}, b = {{ "%.3f"|format(data.gradient.b) }}</figcaption></figure>
   <svg width="{{ size }}" height="{{ size }}" viewBox="-1 -1 2 2" aria-label="slope direction">
@@ -26,6 +26,13 @@ TEMPLATE = """
     <line x1="0" y1="0" x2="{{ arrow[0] }}" y2="{{ arrow[1] }}" stroke="#d33" stroke-width="0.06"/>
     <circle cx="{{ arrow[0] }}" cy="{{ arrow[1] }}" r="0.07" fill="#d33"/></svg>
 </div>"""
+
+
+def shown_size(input_shape):
+    """(width, height) the images are shown at: SHOWN on their longer side, in the input's proportions."""
+    _channels, height, width = input_shape or (1, SHOWN, SHOWN)
+    scale = SHOWN / max(height, width)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 class GradientView(ViewExtension):
@@ -50,4 +57,5 @@ class GradientView(ViewExtension):
         a, b = data["gradient"]["a"], data["gradient"]["b"]
         length = math.hypot(a, b) or 1.0
         arrow = (0.9 * a / max(length, 1.0), 0.9 * b / max(length, 1.0))   # brighter is up the slope (y down)
-        return render_template_string(TEMPLATE, view=self, context=context, data=data, size=SHOWN, arrow=arrow)
+        return render_template_string(TEMPLATE, view=self, context=context, data=data, size=SHOWN, arrow=arrow,
+                                      shown=shown_size(context.get("input_shape")))

@@ -37,17 +37,20 @@ class TextForm(FlaskForm):
 
 
 def read_rows(path):
-    """[(label, text)] of a CSV file; ValueError naming the line for a row without both."""
+    """[(label, text, line)] of a CSV file (line: where the row starts in the file, as an editor counts);
+    ValueError naming the line for a row without both."""
     rows = []
     with open(path, encoding="utf-8-sig", newline="") as f:
-        for number, row in enumerate(csv.reader(f), 1):
+        reader, line = csv.reader(f), 1
+        for row in reader:
+            number, line = line, reader.line_num + 1   # a quoted text may span lines
             if not row or not any(cell.strip() for cell in row):
                 continue
             if number == 1 and [c.strip().lower() for c in row[:2]] == ["label", "text"]:
                 continue
             if len(row) < 2 or not row[0].strip():
                 raise ValueError(f"line {number}: expected label,text, got {','.join(row)[:80]!r}")
-            rows.append((row[0].strip(), ",".join(row[1:]).strip()))
+            rows.append((row[0].strip(), ",".join(row[1:]).strip(), number))
             if len(rows) > MAX_ROWS:
                 raise ValueError(f"more than {MAX_ROWS} rows")
     return rows
@@ -75,12 +78,15 @@ class TextClassificationExtension(DataExtension):
                 rows = read_rows(params[field])
             except PathError as exc:
                 raise FieldError(field, str(exc)) from None
-            except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            except UnicodeDecodeError as exc:   # a ValueError too, whose own message names no file or fix
+                raise FieldError(field, f"{value} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                                        f"position {exc.start}): save it as UTF-8") from None
+            except (OSError, ValueError, csv.Error) as exc:
                 raise FieldError(field, f"{value}: {exc}") from None
             if not rows:
                 raise FieldError(field, f"{value} has no label,text rows")
             if field == "train_file":
-                params["classes"] = sorted({label for label, _ in rows})
+                params["classes"] = sorted({label for label, _text, _line in rows})
         if len(params["classes"]) < 2:
             raise FieldError("train_file", "the training rows name one class; a classifier needs two or more")
         return params
@@ -97,8 +103,8 @@ class TextClassificationExtension(DataExtension):
             order = np.random.default_rng(params["seed"]).permutation(len(rows))
             val = set(order[:len(rows) * params["pct_val"] // 100].tolist())
             keep = (lambda i: i in val) if split == "val" else (lambda i: i not in val)
-        return [{"path": f"{path}, row {i + 1}", "label": label, "text": text}
-                for i, (label, text) in enumerate(rows) if keep is None or keep(i)]
+        return [{"path": f"{path}, line {line}", "label": label, "text": text}
+                for i, (label, text, line) in enumerate(rows) if keep is None or keep(i)]
 
     def read(self, params, sample):
         try:

@@ -10,7 +10,7 @@ from flask import render_template_string
 
 from digits.extensions.view import ViewExtension
 from digits.utils.image import LoadImageError, decode_image_bytes, to_array
-from digits_text_classification.encoding import decode
+from digits_text_classification.encoding import INDEX, decode
 
 TOP = 5
 TEMPLATE = """
@@ -24,6 +24,11 @@ TEMPLATE = """
   {% endfor %}
   </table>
 </div>"""
+
+
+def _as_read(text):
+    """The text as decode() gives it back: lower-cased, characters outside the alphabet as '?'."""
+    return "".join(c if c in INDEX else "?" for c in text.lower())
 
 
 def _read_input(data_uri):
@@ -42,8 +47,8 @@ class TextTopClasses(ViewExtension):
     def json(self, result, context):
         image, name = context.get("input_image"), context.get("name") or ""
         read = _read_input(image) if image else None
-        # the request's own text (its case, past max_length) when it is what the network read
-        text = name if not read or name.lower().startswith(read) else read
+        # the request's own text (its case, its accents, past max_length) when it is what the network read
+        text = name if not read or _as_read(name).startswith(read) else read
         top = [{"label": label, "percent": float(percent)} for label, percent in (result.get("predictions") or [])[:TOP]]
         return {"text": text, "top_classes": top}
 
