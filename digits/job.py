@@ -202,6 +202,7 @@ class Job:
         data.update({
             "notes": self.notes, "error": self.error(), "status_history": self.status_history.to_json(),
             "runtime": self.status_history.runtime(), "job_dir": self.dir,
+            "directory": self.dir,   # DIGITS' name for it (docs/API.md: {id, name, directory, status})
             "tasks": [dict(t.summary(), results=t.results, warnings=t.warnings) for t in self.tasks],
         })
         return data

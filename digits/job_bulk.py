@@ -36,8 +36,9 @@ class Report:
     def __init__(self, action):
         self.action, self.done, self.not_done = action, [], []
 
-    def refuse(self, job_id, reason):
-        self.not_done.append({"id": job_id, "reason": reason})
+    def refuse(self, job_id, reason, name=None):
+        """name: the job's, when there is one; people see names in the tables, not ids."""
+        self.not_done.append(dict({"id": job_id, "reason": reason}, **({"name": name} if name else {})))
 
     def answer(self):
         """(JSON body, HTTP status)."""
@@ -45,7 +46,8 @@ class Report:
         body = {"action": self.action, "done": self.done, "not_done": self.not_done,
                 "message": f"Jobs {PAST[self.action]}." if not count else
                 f"{len(self.done)} job(s) {PAST[self.action]}; {count} not: " +
-                "; ".join(f"{p['id']}: {p['reason']}" for p in self.not_done)}
+                "; ".join(f"{p['name']!r} ({p['id']}): {p['reason']}" if "name" in p else f"{p['id']}: {p['reason']}"
+                          for p in self.not_done)}
         if count:
             body["error"] = {"message": body["message"], "type": "BadRequest"}
         return body, 400 if count else 200
@@ -62,7 +64,7 @@ def _permitted(sched, job_ids, action, report):
         elif job.owner is None and job.load_error:   # unreadable, owner unknown: anyone signed in clears it
             jobs.append(job)
         elif job.owner != user and not (action in ADMIN_ACTIONS and admin):
-            report.refuse(job_id, f"only its owner ({job.owner}) may {action} it")
+            report.refuse(job_id, f"only its owner ({job.owner}) may {action} it", job.name)
         else:
             jobs.append(job)
     return jobs
@@ -72,7 +74,7 @@ def group(sched, job_ids, group_name):
     report = Report("group")
     for job in _permitted(sched, job_ids, "group", report):
         if job.load_error:
-            report.refuse(job.id, "its job.json cannot be read, so it cannot be changed")
+            report.refuse(job.id, "its job.json cannot be read, so it cannot be changed", job.name)
             continue
         form_data = dict(job.form_data, group_name=group_name) if job.form_data else job.form_data
         job.save_changed(group=group_name, form_data=form_data)   # a clone keeps the new group
@@ -87,13 +89,14 @@ def abort(sched, job_ids):
         if sched.abort_job(job):
             report.done.append(job.id)
         else:
-            report.refuse(job.id, f"it is {job.status}: there is nothing to abort")
+            report.refuse(job.id, f"it is {job.status}: there is nothing to abort", job.name)
     return report
 
 
 def delete(sched, job_ids):
     report = Report("delete")
     chosen = {job.id: job for job in _permitted(sched, job_ids, "delete", report)}
+    chosen_names = {job_id: job.name for job_id, job in chosen.items()}
     # A job used by one that stays (not selected, or refused) stays too; that may keep others in turn.
     blocked = {}
     changed = True
@@ -107,7 +110,7 @@ def delete(sched, job_ids):
                 changed = True
     for job_id, users in blocked.items():
         names = ", ".join(f"{u.name!r} ({u.id})" for u in users)
-        report.refuse(job_id, f"in use by {names}; delete those first or with it")
+        report.refuse(job_id, f"in use by {names}; delete those first or with it", chosen_names[job_id])
     # Users before what they use, so no job is ever left pointing at a deleted one.
     while chosen:
         ready = [j for j in chosen.values() if not any(d.id in chosen and d.id != j.id for d in sched.dependents(j))]

@@ -92,7 +92,8 @@ BULK = {"type": "object", "required": ["action", "done", "not_done", "message"],
         "properties": {"action": {"type": "string"}, "done": {"type": "array", "items": {"type": "string"}},
                        "not_done": {"type": "array", "items": {
                            "type": "object", "required": ["id", "reason"],
-                           "properties": {"id": {"type": "string"}, "reason": {"type": "string"}}}},
+                           "properties": {"id": {"type": "string"}, "reason": {"type": "string"},
+                                          "name": {"type": "string"}}}},
                        "message": {"type": "string"}, "error": ERROR["properties"]["error"]}}
 # A refused bulk action answers 400 with BULK (what was done, and why the rest was not).
 BULK_400 = {"anyOf": [FORM_ERRORS, ERROR, BULK]}

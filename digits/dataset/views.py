@@ -44,12 +44,15 @@ def example_image():
 
 def _size(name, digits_name, default=None):
     raw = (request.form.get(digits_name) or request.form.get(name) or "").strip() or default
+    # the message names the field the request used (the form's resize_width, or DIGITS' width)
+    label = next((n for n in (digits_name, name) if n in request.form), f"{digits_name} (or {name})")
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"{digits_name} must be a whole number of pixels, got {raw!r}") from None
+        got = f"got {raw!r}" if raw else "it is empty"
+        raise ValueError(f"{label} must be a whole number of pixels; {got}") from None
     if not 1 <= value <= MAX_EXAMPLE_SIDE:
-        raise ValueError(f"{digits_name} must be between 1 and {MAX_EXAMPLE_SIDE} for an example, got {value}")
+        raise ValueError(f"{label} must be between 1 and {MAX_EXAMPLE_SIDE} for an example, got {value}")
     return value
 
 

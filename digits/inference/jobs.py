@@ -24,8 +24,8 @@ def find_model(scheduler, job_id, generic=False):
 
 
 def parse_epoch(value):
-    """None when empty (the model's default: ModelJob.default_epoch), LATEST ("latest"/"newest"), BEST, or
-    an epoch number (int when whole). InferenceError 400 when malformed."""
+    """None when empty (the model's default: ModelJob.default_epoch), LATEST ("latest"/"newest"/-1), BEST,
+    or an epoch number (int when whole). InferenceError 400 when malformed."""
     if value is None or not str(value).strip():
         return None
     word = str(value).strip().lower()
@@ -35,6 +35,8 @@ def parse_epoch(value):
         epoch = float(str(value).strip())
     except ValueError:
         raise InferenceError(f"snapshot_epoch must be a number, got {value!r}", 400, "BadRequest") from None
+    if epoch == -1:
+        return LATEST   # DIGITS' own default (download?epoch=-1): its scripts send it for "the newest"
     if not math.isfinite(epoch) or epoch < 0:
         raise InferenceError(f"snapshot_epoch must be a number >= 0, got {value!r}", 400, "BadRequest")
     return int(epoch) if epoch.is_integer() else epoch

@@ -36,7 +36,7 @@ def default_metric(task_type):
 
 
 def metric_label(name):
-    return f"val {name}"
+    return f"val {name.replace('_', ' ')}"   # "val accuracy top5"
 
 
 def metric_choices(task_types):

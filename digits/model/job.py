@@ -103,7 +103,7 @@ class ModelJob(Job):
         data = super().to_json()
         task = self.train_task
         data.update(snapshots=self.snapshot_epochs(), dataset_id=self.extra.get("dataset_id"),
-                    framework=self.extra.get("framework"), train_config=self.train_config(),
+                    framework=self.extra.get("framework"), task_type=self.task_type, train_config=self.train_config(),
                     metrics=task.metrics if task else {}, results=task.results if task else {})
         best, results = self.best_snapshot() or {}, task.results if task else {}
         data.update(best_epoch=best.get("epoch"), best_metric=best.get("metric"), best_value=best.get("value"),

@@ -32,7 +32,7 @@ def customize():
     if hasattr(job, "weights_path"):   # a pretrained model: its network and its weights
         return jsonify({"network": job.network_text(), "snapshot": job.weights_path(), "framework": job.framework})
     if not isinstance(job, ModelJob):
-        return json_error(f"job {name!r} is a {job.title.lower()}, not a model", 400)
+        return json_error(f"job {name!r} ({job.title.lower()}) is not a model", 400)
     epoch = (values.get("snapshot_epoch") or "").strip()
     try:
         if epoch == "latest":   # the form's empty snapshot field: the newest, when there is one

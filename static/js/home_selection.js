@@ -37,6 +37,8 @@
       selected.clear();
     } catch (e) {
       showResult(e.message, false);   // lists each job not done and why; those done are done
+      // An answered action is over: ticks left over (perhaps on another tab) must not ride into the next one.
+      if (e.status) selected.clear();
     }
     forgetMissing();
   }

@@ -102,6 +102,13 @@
   let userChose = false, choosing = false;   // once the user picks an epoch, new snapshots leave it be
   if (select) select.addEventListener("change", () => { if (!choosing) userChose = true; });
 
+  function choose(value) {   // a choice of the page's, not the user's
+    select.value = value;
+    choosing = true;
+    select.dispatchEvent(new Event("change"));   // inference.js moves the Download link's epoch
+    choosing = false;
+  }
+
   function addSnapshot(epoch) {
     if (!select || epoch == null) return;
     const value = String(epoch);
@@ -109,16 +116,26 @@
     const option = new Option(`Epoch #${value}`, value);
     const later = Array.from(select.options).find(o => Number(o.value) < Number(epoch));  // newest first
     select.insertBefore(option, later || null);
-    if (!userChose) {
-      select.value = select.options[0].value;
-      choosing = true;
-      select.dispatchEvent(new Event("change"));   // inference.js moves the Download link's epoch
-      choosing = false;
-    }
+    if (!userChose) choose(select.options[0].value);
     document.getElementById("inference-body").hidden = false;
     document.getElementById("no-snapshots").hidden = true;
     const download = document.getElementById("btn-download");
     if (download) download.hidden = false;
+  }
+
+  /* A finished training's best snapshot becomes the page's default, as a fresh page load has it: selected
+     for classify and Download (unless the user picked one), and a "Download best" button. */
+  function showBest(epoch) {
+    if (!userChose) choose(String(epoch));
+    const download = document.getElementById("btn-download");
+    let best = document.getElementById("btn-download-best");
+    if (!best && download) {
+      best = Object.assign(document.createElement("a"), {id: "btn-download-best", className: "btn btn-outline-success"});
+      download.after(best);
+    }
+    if (!best) return;
+    best.href = `/models/${jobId}/download?epoch=${epoch}`;
+    best.textContent = `Download best (epoch ${epoch})`;
   }
 
   function dropSnapshotsAfter(epoch) {
@@ -136,6 +153,7 @@
         if (!kept.includes(o.value)) o.remove();
         else o.textContent = `Epoch #${o.value}` + (Number(o.value) === data.best_epoch ? " (best)" : "");
       });
+      if (data.status === "Done" && data.best_epoch != null && kept.includes(String(data.best_epoch))) showBest(data.best_epoch);
     }
     redraw();
     if (data.status === "Done" && !resultsShown) showFinalResults();

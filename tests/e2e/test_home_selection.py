@@ -58,7 +58,10 @@ def test_group_and_delete_the_selected_jobs(server, browser):
     p.wait_for_selector(row(first), state="detached")
     p.wait_for_selector(row(second), state="detached")
     assert p.is_visible(row(bobs)) and p.is_visible(row(kept))
-    assert p.inner_text("#selection-count") == "1"   # bob's is still ticked
+    # The answer ends the action: nothing stays ticked to ride, unseen on another tab, into the next one.
+    assert p.is_hidden("#selection-bar") and not p.is_checked(f"{row(bobs)} .job-select")
+    p.check(f"{row(kept)} .job-select")
+    assert p.inner_text("#selection-count") == "1"
     p.click("#btn-clear-selection")
     assert p.is_hidden("#selection-bar")
     index = {j["id"] for j in requests.get(f"{server.url}/index.json", timeout=10).json()["datasets"]}

@@ -47,7 +47,9 @@ def test_model_page_joining_late_catches_up_then_updates_live(e2e_server, page):
     # created while its dataset is still being built, the model waits: the page renders "Waiting"
     model = _post(server, "/models/images/classification.json", {
         "method": "standard", "standard_networks": "lenet", "framework": "caffe", "train_epochs": "3",
-        "random_seed": "1", "model_name": "late-lenet", "dataset": dataset})["id"]
+        "random_seed": "1", "model_name": "late-lenet", "dataset": dataset, "best_metric": "loss",
+        # the learning rate falls to 0 after the first iteration: val loss plateaus, epoch 1 stays the best
+        "lr_policy": "step", "lr_step_size": "1", "lr_step_gamma": "0", "momentum": "0"})["id"]
     home = p.context.new_page()
     page.watch(home)
     home.goto(f"{server.url}/#models")
@@ -76,7 +78,10 @@ def test_model_page_joining_late_catches_up_then_updates_live(e2e_server, page):
     page.shot("done-live")
     assert p.evaluate("window.__loadedOnce") is True
     assert p.eval_on_selector_all("#snapshot-select option", "os => os.map(o => o.value)") == ["3", "2", "1"]
-    assert p.input_value("#snapshot-select") == "3" and "epoch=3" in p.get_attribute("#btn-download", "href")
+    # once Done, the best snapshot is the page's default, as on a fresh load: classify, Download, Download best
+    assert p.input_value("#snapshot-select") == "1" and "epoch=1" in p.get_attribute("#btn-download", "href")
+    assert p.inner_text("#snapshot-select option[value='1']") == "Epoch #1 (best)"
+    assert p.is_visible("#btn-download-best") and "epoch=1" in p.get_attribute("#btn-download-best", "href")
     assert p.is_visible("#inference-body") and p.is_hidden("#no-snapshots") and p.is_visible("#btn-download")
     assert p.evaluate("window.__snapshotEvents") >= 1
     assert "Final metrics appear" not in p.inner_text("#final-results")

@@ -45,6 +45,7 @@ def test_stopped_early_model_defaults_to_its_best_snapshot(env, tmp_path):
 
     details = client.get(f"/models/{job.id}.json").get_json()
     assert details["status"] == "Done" and details["snapshots"] == [1, 3]   # the best kept, the rest pruned
+    assert details["task_type"] == "classification"
     assert (details["best_epoch"], details["best_metric"], details["stopped_early"]) == (1, "loss", True)
     assert details["best_value"] == details["metrics"]["val/loss"][0][1]
     assert details["stop_reason"] == "stopped early at epoch 3: no improvement of val loss for 2 validations"
@@ -59,6 +60,8 @@ def test_stopped_early_model_defaults_to_its_best_snapshot(env, tmp_path):
     assert client.post(url, data={"job_id": job.id, "image_path": image}).get_json()["snapshot_epoch"] == 1
     latest = client.post(url, data={"job_id": job.id, "image_path": image, "snapshot_epoch": "latest"})
     assert latest.get_json()["snapshot_epoch"] == 3
+    digits_latest = client.get(f"/models/{job.id}/download.tar?epoch=-1")   # DIGITS' -1: the newest
+    assert digits_latest.status_code == 200 and "_epoch_3.tar" in digits_latest.headers["Content-Disposition"]
     assert client.post(url, data={"job_id": job.id, "image_path": image, "snapshot_epoch": "best"}
                        ).get_json()["snapshot_epoch"] == 1
     download = client.get(f"/models/{job.id}/download.tar")

@@ -32,7 +32,7 @@ def _fields(dataset, **more):
 def test_a_detectnet_small_model_learns_from_the_rest_api(env, tmp_path):
     client, sched, dataset = env
     model, details = trained_model(client, sched, _fields(dataset))
-    assert model.task_type == "detection" and model.extra["framework"] == "torch"
+    assert model.task_type == details["task_type"] == "detection" and model.extra["framework"] == "torch"
     for key in ("val/mAP", "val/precision", "val/recall", "train/loss", "train/loss_coverage", "train/loss_bbox"):
         assert details["metrics"][key], key
     assert len(details["results"]["val_ap_per_class"]) == 3

@@ -76,6 +76,8 @@ def test_digits_rest_walkthrough_with_previous_network_group_and_bulk_actions(wo
     assert wait_status(first, ("Done", "Error"), timeout=300) == "Done", first.error()
     assert client.get(f"/datasets/{dataset.id}/status").get_json()["status"] == "Done"
     assert client.get(f"/models/{first.id}.json").get_json()["snapshots"] == [1]
+    # DIGITS' job JSON names the folder "directory" (its walkthrough reads val.txt from there)
+    assert client.get(f"/datasets/{dataset.id}.json").get_json()["directory"] == dataset.dir
     # DIGITS' "previous network" form: previous_networks + the select named "<job id>-snapshot"
     retrained = _model(client, sched, method="previous", previous_networks=first.id, **{f"{first.id}-snapshot": "1"},
                        train_epochs="1", model_name="retrained", dataset=dataset.id)
@@ -218,7 +220,8 @@ def test_resize_example_shows_every_mode(world):
     for bad, message in (({"width": "0", "height": "8"}, "between 1 and"), ({"width": "x", "height": "8"}, "whole number"),
                          ({"width": "8", "height": "8", "resize_mode": "zoom"}, "resize_mode must be"),
                          ({"width": "8", "height": "8", "encoding": "gif"}, "encoding must be"),
-                         ({"width": "8", "height": "8", "channels": "2"}, "channels must be"), ({}, "width")):
+                         ({"width": "8", "height": "8", "channels": "2"}, "channels must be"), ({}, "width"),
+                         ({"resize_width": "", "resize_height": "8"}, "resize_width must be a whole number of pixels; it is empty")):
         response = world.client.post("/datasets/images/resize-example.json", data=bad)
         assert response.status_code == 400 and message in response.get_json()["error"]["message"], bad
 

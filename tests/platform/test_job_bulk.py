@@ -56,6 +56,7 @@ def test_delete_does_the_users_jobs_and_lists_each_refusal(app, sched):
     reasons = _not_done(body)
     assert "only its owner (bob)" in reasons[bobs.id] and reasons["20990101-000000-none"] == "no such job"
     assert bobs.id in body["error"]["message"] and "20990101-000000-none" in body["error"]["message"]
+    assert f"'bobs' ({bobs.id}): only its owner" in body["message"]   # the name people see in the table
     assert sched.get_job(mine.id) is None and not os.path.exists(mine.dir)
     assert sched.get_job(bobs.id) is bobs and os.path.isdir(bobs.dir)
 
