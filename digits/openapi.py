@@ -169,7 +169,9 @@ def build_spec():
     s = {"type": "string"}
     paths = {
         "/index.json": {"get": _op("Datasets and models")},
-        "/completed_jobs.json": {"get": _op("Finished datasets and models")},
+        "/completed_jobs.json": {"get": _op("Finished datasets and models by category, the running jobs "
+                                             "(\"running\") and the figures finished models report "
+                                             "(\"model_output_fields\")")},
         "/system.json": {"get": _op("GPUs, host and resource pools")},
         "/login": {"post": _op("Log in (sets the signed session cookie; password mode needs the password)",
                                {"type": "object"}, errors=[400, 401, 429],

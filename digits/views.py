@@ -61,8 +61,15 @@ def _new_menus():
 
 @blueprint.route("/completed_jobs.json")
 def completed_jobs():
+    """DIGITS' shape: the finished jobs by category, the running ones under "running", and
+    "model_output_fields": the figures the finished models report (their results' names)."""
     groups = _jobs_by_category()
-    return jsonify({cat: [j.summary() for j in groups[cat] if not j.is_active()] for cat in CATEGORIES})
+    data = {cat: [j.summary() for j in groups[cat] if not j.is_active()] for cat in CATEGORIES}
+    data["running"] = [j.summary() for cat in CATEGORIES for j in groups[cat] if j.is_active()]
+    data["model_output_fields"] = sorted({key for j in groups["models"] if not j.is_active()
+                                          for task in j.tasks for key, value in (task.results or {}).items()
+                                          if isinstance(value, (int, float)) and not isinstance(value, bool)})
+    return jsonify(data)
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

@@ -270,3 +270,11 @@ def test_classify_with_a_get_query_string(world, tmp_path):
                             f"{trained.id}&image_list={outside}", "outside")):
         response = client.get(query)
         assert 400 <= response.status_code < 500 and message in response.get_json()["error"]["message"], query
+
+
+def test_completed_jobs_has_digits_keys(world):
+    data = world.client.get("/completed_jobs.json").get_json()
+    finished = {j["id"] for j in data["datasets"] + data["models"]}
+    assert {world.dataset.id, world.trained.id} <= finished
+    assert not finished & {j["id"] for j in data["running"]}
+    assert "val_accuracy" in data["model_output_fields"] and "val_loss" in data["model_output_fields"]
