@@ -8,7 +8,8 @@
         The blobs as entries of module.state_dict(), matched by Caffe layer name; only blobs that fit.
     load(module, source) -> report                 reads, then loads what fits into the module in place
     convert(source, network_text, input_shape, num_classes, out_path) -> report
-        Builds the caffe engine's network and writes the full state_dict (weights.pt) with the blobs in it.
+        Builds the caffe engine's network and writes the full state_dict (weights.pt) with the blobs in it;
+        its report adds "untrained": the state_dict keys written with their initialisation (not the blobs).
     write(module, network_text, input_shape, add_softmax=True) -> (caffemodel bytes, deploy.prototxt text)
         The deploy network is digits.frameworks.caffe_deploy's; blobs_of(module) gives the blobs alone.
 
@@ -335,6 +336,8 @@ def convert(source, network_text, input_shape, num_classes, out_path, shown_name
                               f"(by layer name and shape): {summary(report)}")
     full = network.module.state_dict()
     full.update(state)
+    # what weights.pt holds but the caffemodel did not give: fine-tuning must not take these as trained
+    report["untrained"] = sorted(key for key in full if key not in state)
     tmp = f"{out_path}.tmp-{os.getpid()}"
     torch.save({k: v.detach().cpu().contiguous() for k, v in full.items()}, tmp)
     os.replace(tmp, out_path)

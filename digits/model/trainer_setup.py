@@ -131,7 +131,10 @@ def check_fit(module, input_shape, num_classes, source=None, task=None):
 def transfer_pretrained(module, path, warn=None):
     """Loads tensors whose key and shape match; returns (loaded keys, loaded layers, fresh layers).
     A .caffemodel transfers by Caffe layer name into a Caffe network; warn(message) hears of its layers
-    this network cannot take (else they go to stderr, the training log)."""
+    this network cannot take (else they go to stderr, the training log). A pretrained model's entries
+    that its .caffemodel never gave (only initialised) are not transferred: those layers train fresh."""
+    from digits.pretrained_model.job import untrained_keys
+    warn = warn or (lambda m: print(m, file=sys.stderr, flush=True))
     if path.lower().endswith(".caffemodel"):
         weights = _caffemodel_weights(module, path, warn)
     else:
@@ -139,6 +142,11 @@ def transfer_pretrained(module, path, warn=None):
             weights = snapshot.load_weights(path)
         except ValueError as exc:
             raise TrainingError(str(exc)) from None
+        untrained = set(untrained_keys(path)).intersection(weights)
+        if untrained:
+            weights = {k: v for k, v in weights.items() if k not in untrained}
+            layers = sorted({k.rsplit(".", 1)[0] for k in untrained})
+            warn(f"the pretrained model's .caffemodel had no weights for {', '.join(layers)}: they train fresh")
     own = module.state_dict()
     matched = {k: weights[k] for k, v in own.items() if k in weights and tuple(weights[k].shape) == tuple(v.shape)}
     module.load_state_dict(matched, strict=False)
@@ -161,8 +169,7 @@ def _caffemodel_weights(module, path, warn):
     except caffemodel.CaffemodelError as exc:
         raise TrainingError(f"pretrained weights: {exc}") from None
     if report["unmatched"]:
-        message = f"layers of {os.path.basename(path)} this network cannot take: {caffemodel.summary(report)}"
-        (warn or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
+        warn(f"layers of {os.path.basename(path)} this network cannot take: {caffemodel.summary(report)}")
     return weights
 
 

@@ -16,6 +16,19 @@ LABELS_FILE = "labels.txt"
 INFO_FILE = "info.json"
 
 
+def untrained_keys(weights_path):
+    """The state_dict keys of a pretrained model's weights.pt that hold only their initialisation (the
+    layers its .caffemodel had no weights for, info.json's "caffemodel" "untrained"); [] for any other
+    weights file. The model itself runs with them (weights.pt is complete); a fine-tune must not transfer them."""
+    folder, name = os.path.split(os.path.abspath(weights_path))
+    if name != WEIGHTS_FILE:
+        return []
+    info = read_json_or_empty(os.path.join(folder, INFO_FILE))
+    report = info.get("caffemodel") if isinstance(info, dict) else None
+    keys = report.get("untrained") if isinstance(report, dict) else None
+    return [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
+
+
 @register_job_kind
 class PretrainedModelJob(Job):
     kind = "pretrained-model"

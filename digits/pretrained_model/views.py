@@ -157,7 +157,10 @@ def create_from_files():
 def create_from_archive():
     """An archive (.tar, .tar.gz, .tar.bz2, .zip) holding the network, weights and labels.txt — e.g. one
     downloaded from /models/<id>/download, or a DIGITS model archive (upload.py) — plus preprocess.json
-    (else DIGITS' info.json image fields, else the form's)."""
+    (else DIGITS' info.json image fields, else the form's). Without a job_name it is named as its
+    info.json names the model (else after the archive file)."""
+    given_name = (request.form.get("job_name") or "").strip()
+
     def fill(job):
         with Uploads() as uploads:
             path = uploads.save(request.files.get("archive"), "archive")
@@ -177,9 +180,12 @@ def create_from_archive():
         from_model = info.get("kind", ImageClassificationModelJob.kind) == ImageClassificationModelJob.kind
         if info.get("job_id") and from_model:   # (a pretrained model's own archive names no model)
             source.update(model_id=info.get("job_id"), model_name=info.get("name"), epoch=info.get("epoch"))
+        if isinstance(info.get("job id"), str):   # DIGITS': a job of the server the archive came from
+            source.update(original_job_id=info["job id"], model_name=info.get("name"))
+        if not given_name and isinstance(info.get("name"), str) and info["name"].strip():
+            job.name = info["name"].strip()[:200]
         return framework, network_file, source, names
-    name = request.form.get("job_name")
-    return _create(name if name and name.strip() else _archive_stem(), fill)
+    return _create(given_name or _archive_stem(), fill)
 
 
 def write_model_files(model, spec, out_dir):

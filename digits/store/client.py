@@ -15,8 +15,8 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from urllib.request import Request, url2pathname, urlopen
 
 from digits import __version__
-from digits.store.info import (AUX_FILE, INFO_FILE, MASTER_FILE, StoreError, bare_name, master_children,
-                               model_files, parse_object)
+from digits.store.info import (AUX_FILE, INFO_FILE, MASTER_FILE, StoreError, bare_name, child_name,
+                               master_children, model_files, parse_object)
 from digits.utils.paths import is_inside
 
 TIMEOUT = 20                 # seconds for connecting and for each read
@@ -166,7 +166,8 @@ def folder_links(base, page):
 
 
 def children(base):
-    """(welcome message, model folder names): master.json's, else the folder's own listing."""
+    """(welcome message, model folder names): master.json's (its entries unchecked: model_entry checks
+    each), else the folder's own listing."""
     try:
         master = read_object(base, (MASTER_FILE,))
     except Missing:
@@ -190,8 +191,13 @@ def _listed_folders(base):
 
 
 def model_entry(base, dir_name):
-    """{"id", "dir_name", "info", "aux"?} — with "error" when the model cannot be pushed as it is."""
-    entry = {"id": model_id(base, dir_name), "dir_name": dir_name, "info": {}}
+    """{"id", "dir_name", "info", "aux"?} — with "error" when the model cannot be pushed as it is (a
+    master.json child that is no folder name included)."""
+    entry = {"id": model_id(base, child_name(dir_name)), "dir_name": child_name(dir_name), "info": {}}
+    try:
+        bare_name(dir_name, f"{base}{MASTER_FILE} child")
+    except StoreError as exc:   # nothing of it is read: the name may lead anywhere
+        return dict(entry, error=str(exc))
     shown = f"{base}{dir_name}/{INFO_FILE}"
     try:
         entry["info"] = read_object(base, (dir_name, INFO_FILE))
@@ -223,6 +229,19 @@ def store_listing(url):
 def listing(urls):
     """GET /store/models' answer: {base URL: store listing} in the configured order."""
     return dict(store_listing(url) for url in urls)
+
+
+def optional_file(base, dir_name, name, dest):
+    """A small file of the model folder that it may lack, saved as dest/<name>: its path, or None when
+    the store has no such file or it cannot be read (nothing depends on it)."""
+    try:
+        data, _ = read(base, (bare_name(dir_name, "the model folder"), name))
+    except StoreError:
+        return None
+    path = os.path.join(dest, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
 
 
 def download_model(base, dir_name, dest, max_bytes):

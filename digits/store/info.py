@@ -54,12 +54,18 @@ def bare_name(value, what):
 
 
 def master_children(master, shown):
-    """(welcome message, model folder names) of a master.json object."""
+    """(welcome message, children) of a master.json object: the children as they are written, each to be
+    checked with child_name (one bad entry is that model's problem, not the store's)."""
     children = master.get("children")
     if not isinstance(children, list):
         raise StoreError(f'{shown} must have "children": a list of model folder names')
     msg = master.get("msg")
-    return (msg if isinstance(msg, str) else ""), [bare_name(c, f"{shown} child") for c in children]
+    return (msg if isinstance(msg, str) else ""), children
+
+
+def child_name(child):
+    """How a master.json child is shown (and identified): itself when a string, else as JSON."""
+    return child if isinstance(child, str) else json.dumps(child)
 
 
 def model_files(info, shown):
@@ -88,16 +94,17 @@ def framework(info):
     return value.strip().lower() or None
 
 
-def upload_form(info, has_mean, shown):
+def upload_form(info, shown):
     """The pretrained upload's image fields (for upload.form_preprocess) of a model without a
-    preprocess.json: DIGITS' "image dimensions" [height, width, channels] and "image resize mode"."""
+    preprocess.json: DIGITS' "image dimensions" [height, width, channels] and "image resize mode". The
+    mean is the network's to say (upload.digits_form reads its data layers), as for a DIGITS archive."""
     dims = info.get("image dimensions")
     if not (isinstance(dims, list) and len(dims) == 3 and all(isinstance(d, int) for d in dims)):
         raise StoreError(f'{shown} has neither "preprocess file" nor "image dimensions" [height, width, '
                          f"channels], so the model's input size is unknown")
     height, width, channels = dims
     return {"height": str(height), "width": str(width), "image_type": str(channels),
-            "resize_mode": str(info.get("image resize mode") or ""), "use_mean": "image" if has_mean else "none"}
+            "resize_mode": str(info.get("image resize mode") or "")}
 
 
 def published_info(model, epoch, framework_name, network_file, params, files, user):

@@ -101,8 +101,10 @@ def push():
         with tempfile.TemporaryDirectory(prefix="digits-store-") as tmp:
             info, files, total = run_blocking(client.download_model, base, dir_name, tmp, _max_bytes())
             form = None
-            if "preprocess" not in files:   # a DIGITS model: its info.json says the input size
-                form = store_info.upload_form(info, "mean" in files, f"{base}{dir_name}/{store_info.INFO_FILE}")
+            if "preprocess" not in files:   # a DIGITS model: its info.json says the input size, its network the mean
+                form = store_info.upload_form(info, f"{base}{dir_name}/{store_info.INFO_FILE}")
+                if "mean" in files:   # (without a mean file there is none to subtract)
+                    form = upload.digits_form(info, _mean_network(base, dir_name, files["network"], tmp), form)
             framework, network_file, names = upload.fill_from_files(job.dir, files, store_info.framework(info),
                                                                     form=form)
         job.notes = f"Pushed from the model store {base} (folder {dir_name}/, {total:,} bytes downloaded)."
@@ -110,6 +112,16 @@ def push():
         return framework, network_file, source, names
     name = request.values.get("job_name") or entry["info"].get("name") or dir_name
     return pretrained_views.create_pretrained_job(str(name)[:200], fill)
+
+
+def _mean_network(base, dir_name, network, folder):
+    """The prototxt whose data layers say which mean a DIGITS model subtracts: the folder's
+    train_val.prototxt when the network pushed is another prototxt (a deploy one has no data layer)."""
+    path, name = network
+    train_val = upload.DIGITS_NETWORKS[0]
+    if name == train_val or not name.lower().endswith(".prototxt"):
+        return path
+    return run_blocking(client.optional_file, base, dir_name, train_val, folder) or path
 
 
 @blueprint.route("/models/<job_id>/publish", methods=["POST"])

@@ -245,3 +245,34 @@ def test_training_transfer_from_a_caffemodel_keeps_a_renamed_last_layer_fresh(tm
         transfer_pretrained(renamed, str(tmp_path / "labels.pt"))
     assert "not a PyTorch file that loads safely (weights_only)" in str(caught.value)
     assert "weights_only` set to `False" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_layers_a_caffemodel_lacked_are_not_transferred_from_the_pretrained_weights(tmp_path):
+    """weights.pt is complete (the pretrained model runs), but what the caffemodel did not give is only
+    initialised: a fine-tune leaves it fresh, without the pretrained learning-rate multiplier."""
+    from digits.pretrained_model import upload
+    from digits.pretrained_model.job import untrained_keys
+    source = lenet(10)
+    layers = [layer if layer[0] != "ip1" else ("ip1", "InnerProduct", [np.zeros((7, 3)), np.zeros(7)])
+              for layer in lenet_layers(source) if layer[0] != "ip2"]   # ip2 lacking, ip1 mis-shaped
+    weights = tmp_path / "weights.pt"
+    report = caffemodel.convert(caffemodel_bytes(layers), ENGINE.standard_network("lenet"), (1, 28, 28), 10,
+                                str(weights))
+    assert report["missing"] == ["ip1", "ip2"]
+    assert report["untrained"] == ["layers.ip1.bias", "layers.ip1.weight", "layers.ip2.bias", "layers.ip2.weight"]
+    assert sorted(torch.load(weights, weights_only=True)) == sorted(source.state_dict())   # still complete
+    upload.write_info(str(tmp_path), {"source": "upload", "caffemodel": report})
+    assert untrained_keys(str(weights)) == report["untrained"]
+    target = lenet(11)
+    initial = target.layers.ip2.weight.detach().clone()
+    warnings = []
+    keys, loaded, fresh = transfer_pretrained(target, str(weights), warn=warnings.append)
+    assert loaded == ["layers.conv1", "layers.conv2"] and fresh == ["layers.ip1", "layers.ip2"]
+    assert keys == {"layers.conv1.weight", "layers.conv1.bias", "layers.conv2.weight", "layers.conv2.bias"}
+    assert torch.equal(target.layers.ip2.weight, initial) and torch.equal(target.layers.conv1.weight,
+                                                                          source.layers.conv1.weight)
+    assert warnings == ["the pretrained model's .caffemodel had no weights for layers.ip1, layers.ip2: "
+                        "they train fresh"]
+    renamed = tmp_path / "snapshot.pt"   # any other weights file: every entry is real
+    renamed.write_bytes(weights.read_bytes())
+    assert untrained_keys(str(renamed)) == [] and transfer_pretrained(lenet(12), str(renamed))[2] == []

@@ -106,6 +106,25 @@ def test_caffemodel_upload_classifies_like_the_model(world, client, uploaded):
     assert 'id="caffemodel-unmatched"' in page and "fc_extra" in page
 
 
+def test_layers_the_caffemodel_lacks_are_shown_untrained_and_not_transferred(world, client):
+    from digits.model.trainer_setup import transfer_pretrained
+    net = caffe_pb2.NetParameter.FromString(caffe_weights(world))
+    del net.layer[[layer.name for layer in net.layer].index("fc")]
+    response = upload(client, net.SerializeToString(), use_mean="none")
+    assert response.status_code == 200, response.data
+    job = world.sched.get_job(response.get_json()["id"])
+    report = job.extra["info"]["caffemodel"]
+    assert report["missing"] == ["fc"] and report["untrained"] == ["layers.fc.bias", "layers.fc.weight"]
+    assert len(predictions(client, job.id, probes(world)[:1])[0]) == 3   # it still runs, with all of weights.pt
+    page = client.get(f"/pretrained_models/{job.id}").get_data(as_text=True)
+    assert 'id="caffemodel-untrained"' in page and "random initial weights" in page
+    assert "(of conv1)" in page and "untrained layers (fc) always train fresh" in page
+    module = build_network("caffe", CAFFE_NET, (3, SIZE, SIZE), 3).module
+    keys, loaded, fresh = transfer_pretrained(module, job.weights_path(), warn=lambda m: None)
+    assert loaded == ["layers.conv1"] and fresh == ["layers.fc"] and keys == {"layers.conv1.weight",
+                                                                             "layers.conv1.bias"}
+
+
 def test_the_upload_form_subtracts_an_uploaded_mean_unless_told_not_to(client):
     """The page's default sends use_mean="" (a browser always sends the select): a chosen mean.binaryproto is used."""
     page = client.get("/pretrained_models/new").get_data(as_text=True)
@@ -166,7 +185,11 @@ def from_digits(world):
 
 def test_digits_archive_upload_takes_the_newest_snapshot_and_its_settings(world, client, from_digits):
     job = from_digits
-    assert job.name == "20160101-000000-abcd_epoch_30.0" and job.framework == "caffe"
+    assert job.name == "colors-digits" and job.framework == "caffe"   # info.json's name, not the file's
+    assert (job.extra["info"]["original_job_id"], job.extra["info"]["model_name"]) == ("20160101-000000-abcd",
+                                                                                      "colors-digits")
+    assert "DIGITS job <code>20160101-000000-abcd</code>" in client.get(f"/pretrained_models/{job.id}").get_data(
+        as_text=True)
     assert job.extra["info"]["caffemodel"]["file"] == "snapshot_iter_300.caffemodel"   # not _100 (zeros)
     preprocess = json.load(open(job.path("preprocess.json")))
     assert (preprocess["mean"], preprocess["resize_mode"], preprocess["width"]) == ("pixel", "squash", SIZE)
@@ -177,9 +200,10 @@ def test_digits_archive_upload_takes_the_newest_snapshot_and_its_settings(world,
 
 def test_a_deploy_only_digits_archive_works_with_the_scale_given(world, client):
     data = digits_archive(world, **{"train_val.prototxt": None, "solver.prototxt": None})
-    response = upload_digits_archive(client, data, scale="0.0039215684", use_mean="pixel")
+    response = upload_digits_archive(client, data, scale="0.0039215684", use_mean="pixel", job_name="deploy-only")
     assert response.status_code == 200, response.data
     job = world.sched.get_job(response.get_json()["id"])
+    assert job.name == "deploy-only"   # the name given wins over info.json's
     assert "Input" in job.network_text()
     assert predictions(client, job.id, probes(world)) == predictions(client, world.caffe_model.id, probes(world))
 

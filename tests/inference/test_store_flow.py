@@ -167,3 +167,29 @@ def test_push_a_digits_model_without_preprocess_json(world, store, tmp_path):
     assert (preprocess["resize_mode"], preprocess["height"], preprocess["channels"], preprocess["mean"]) == (
         "crop", 16, 3, "image")
     assert len(classify(world.client, job.id, probe_files(world, "red")[0])) == 3
+
+
+def test_push_a_digits_caffe_model_takes_the_mean_its_train_val_subtracts(world, tmp_path):
+    """DIGITS' pixel mean lives in train_val.prototxt's mean_value, not in info.json: as for a DIGITS archive."""
+    from tests.inference.test_pretrained_caffe import DEPLOY, DIGITS_TRAIN_VAL, caffe_weights, predictions, probes
+    folder = tmp_path / "digits-caffe" / "colors"
+    folder.mkdir(parents=True)
+    shutil.copyfile(world.caffe_model.path("mean.binaryproto"), folder / "mean.binaryproto")
+    files = {"snapshot_iter_300.caffemodel": caffe_weights(world), "train_val.prototxt": DIGITS_TRAIN_VAL.encode(),
+             "deploy.prototxt": DEPLOY.encode(), "labels.txt": b"blue\ngreen\nred\n"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    info = {"name": "caffe-colors", "framework": "caffe", "snapshot file": "snapshot_iter_300.caffemodel",
+            "model file": "train_val.prototxt", "labels file": "labels.txt", "mean file": "mean.binaryproto",
+            "image dimensions": [16, 16, 3], "image resize mode": "squash"}
+    base = file_url(tmp_path / "digits-caffe")
+    with store_urls(world.app, base):
+        (folder / "info.json").write_text(json.dumps(info))
+        (model,) = world.client.get("/store/models?refresh=1").get_json()[base]["model_list"]
+        job = _push(world, model["id"])
+        assert job.preprocess()["mean"] == "pixel"
+        assert predictions(world.client, job.id, probes(world)) == predictions(world.client, world.caffe_model.id,
+                                                                               probes(world))
+        (folder / "info.json").write_text(json.dumps(dict(info, **{"model file": "deploy.prototxt"})))
+        deploy = _push(world, model["id"])   # the folder's train_val.prototxt says it
+    assert "Input" in deploy.network_text() and deploy.preprocess()["mean"] == "pixel"

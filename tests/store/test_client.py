@@ -48,11 +48,11 @@ def test_http_folder_listing_and_master_json(tmp_path):
         assert store["welcome_msg"] == "Team models" and [m["dir_name"] for m in store["model_list"]] == ["lenet"]
 
 
-@pytest.mark.parametrize("case", ["broken master", "master not listing", "master path", "http 404",
+@pytest.mark.parametrize("case", ["broken master", "master not listing", "http 404",
                                   "refused", "not a url", "no folder"])
 def test_broken_stores_are_a_message(tmp_path, case):
     expected = {"broken master": "master.json is not valid JSON", "master not listing": '"children": a list',
-                "master path": "not a path: '../etc'", "http 404": "answered HTTP 404",
+                "http 404": "answered HTTP 404",
                 "refused": "cannot reach", "not a url": "must start with http://",
                 "no folder": "cannot read the store folder"}[case]
     served = tmp_path / "served"
@@ -61,13 +61,27 @@ def test_broken_stores_are_a_message(tmp_path, case):
         (served / "master.json").write_text('{"msg": "hi", "children": [')
     elif case == "master not listing":
         (served / "master.json").write_text('{"msg": "hi", "children": "lenet"}')
-    elif case == "master path":
-        (served / "master.json").write_text('{"children": ["../etc"]}')
     with http_store(served) as url:
         target = {"http 404": url + "nothere/", "refused": closed_port_url(), "not a url": "/srv/store",
                   "no folder": file_url(tmp_path / "missing")}.get(case, url)
         (store,) = client.listing([target]).values()
     assert store["model_list"] == [] and expected in store["error"], store["error"]
+
+
+def test_a_bad_master_json_child_is_a_broken_model_and_the_others_stay(tmp_path):
+    write_model_dir(tmp_path, "lenet", digits_info(), digits_files())
+    write_model_dir(tmp_path, "other", digits_info(name="Other"), digits_files())
+    (tmp_path / "master.json").write_text(json.dumps({"msg": "Team", "children": ["lenet", "../etc", 7, "other"]}))
+    with http_store(tmp_path) as url:
+        store = client.listing([url])[url]
+        assert "error" not in store and store["welcome_msg"] == "Team"
+        models = {m["dir_name"]: m for m in store["model_list"]}
+        assert list(models) == ["lenet", "../etc", "7", "other"]
+        assert "error" not in models["lenet"] and models["other"]["info"]["name"] == "Other"
+        assert "not a path: '../etc'" in models["../etc"]["error"] and models["../etc"]["info"] == {}
+        assert "must be a file name, got 7" in models["7"]["error"]
+        with pytest.raises(StoreError, match="not a path: '../etc'"):   # and a push of it reads nothing
+            client.download_model(url, "../etc", str(tmp_path), 10 ** 6)
 
 
 @pytest.mark.parametrize("case", ["broken json", "not object", "no snapshot", "etc passwd", "dot dot",
