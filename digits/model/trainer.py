@@ -318,8 +318,10 @@ class Trainer:
         lr = float(self.config["learning_rate"]) * self.lr_factor(iteration)
         if not math.isfinite(loss) and not self.nan_warned:
             self.nan_warned = True
-            rt.emit("warning", message=f"training loss is {loss} at epoch {point:g}; the learning rate "
-                                       f"({lr:g}) is probably too high")
+            # The base rate, not this step's: a policy may have lowered it since the run blew up.
+            rt.emit("warning", message=f"training loss is {loss} at epoch {point:g}; the base learning rate "
+                                       f"({float(self.config['learning_rate']):g}) is probably too high for "
+                                       f"batch size {self.batch_size}")
         rt.emit("progress", value=point / self.config["train_epochs"], epoch=point)
         self.metric("train", "loss", point, loss)
         for name, value in zip(self.loss_parts, totals[2:]):
