@@ -9,6 +9,7 @@ import base64
 import io
 import os
 import shutil
+import tarfile
 import types
 
 import pytest
@@ -96,6 +97,12 @@ def test_digits_rest_walkthrough_with_previous_network_group_and_bulk_actions(wo
     assert response.status_code == 200, response.data
     assert wait_status(fresh, ("Aborted",)) == "Aborted"
     assert wait_status(retrained, ("Done", "Error"), timeout=300) == "Done", retrained.error()
+    # GET /models/<id>/download.tar.bz2: the retrained model's archive, bzip2-compressed
+    response = client.get(f"/models/{retrained.id}/download.tar.bz2")
+    assert response.status_code == 200 and response.data[:3] == b"BZh", response.data[:200]
+    with tarfile.open(fileobj=io.BytesIO(response.data), mode="r:bz2") as tar:
+        names = {os.path.basename(n) for n in tar.getnames()}
+    assert {"weights.pt", "labels.txt", "info.json"} <= names, names
     # DELETE /jobs job_ids[]=...: the dataset alone is in use; with its models it goes
     response = client.delete("/jobs", data={"job_ids[]": [dataset.id]})
     assert response.status_code == 400 and "in use by" in response.get_json()["not_done"][0]["reason"]
