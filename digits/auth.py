@@ -174,5 +174,11 @@ def require_owner(job, action="change"):
     user = current_user()
     if user is None:
         abort(401, description=f"login required to {action} a job")
-    if job.owner != user and not (action in ADMIN_ACTIONS and current_user_is_admin()):
+    if not may_act(job, action):
         abort(403, description=f"only the owner ({job.owner}) may {action} this job")
+
+
+def may_act(job, action):
+    """The owner rule: the signed-in user owns the job, or is an admin and the action is one admins
+    may take on anybody's job."""
+    return job.owner == current_user() or (action in ADMIN_ACTIONS and current_user_is_admin())

@@ -5,7 +5,7 @@ allowed is done, and the answer lists what was done and, for each job that was n
 DIGITS any refusal makes the answer a 400 (scripts test the status code), but nothing refused is
 touched: a dataset is deleted only when every model using it is deleted with it.
 """
-from digits.auth import ADMIN_ACTIONS, current_user, current_user_is_admin
+from digits.auth import may_act
 
 MAX_IDS = 1000   # a selection is what a person ticks; more is a script gone wrong
 PAST = {"group": "regrouped", "abort": "aborted", "delete": "deleted"}
@@ -55,7 +55,6 @@ class Report:
 
 def _permitted(sched, job_ids, action, report):
     """The jobs of job_ids the current user may act on; the others refused in report."""
-    user, admin = current_user(), current_user_is_admin()
     jobs = []
     for job_id in job_ids:
         job = sched.get_job(job_id)
@@ -63,7 +62,7 @@ def _permitted(sched, job_ids, action, report):
             report.refuse(job_id, "no such job")
         elif job.owner is None and job.load_error:   # unreadable, owner unknown: anyone signed in clears it
             jobs.append(job)
-        elif job.owner != user and not (action in ADMIN_ACTIONS and admin):
+        elif not may_act(job, action):
             report.refuse(job_id, f"only its owner ({job.owner}) may {action} it", job.name)
         else:
             jobs.append(job)
